@@ -1,0 +1,149 @@
+import { EventEmitter } from 'node:events';
+import { OciError, type Digest } from '@flotilla/oci';
+import type { Logger } from '@flotilla/log';
+import { DigestMismatchError, type BlobRecord, type BlobWriter, type ContentStore } from '@flotilla/store';
+import { upstreamFailure } from '../upstream-errors.ts';
+import type { BlobFetchRequest, BlobSource } from './source.ts';
+
+/** Where a download stands. Readers wait on `change` events and look at these fields. */
+export type DownloadState =
+  | { phase: 'starting' }
+  | { phase: 'streaming'; size: number | undefined; writer: BlobWriter }
+  | { phase: 'committed'; record: BlobRecord; path: string }
+  | { phase: 'failed'; error: OciError };
+
+/**
+ * One blob being fetched into the store, shared by every request that wants it while it is in flight. Readers stream
+ * the bytes written so far from the temp file; the digest is checked before the blob is committed, and a failure
+ * reaches every reader (who then cut their responses short: never a complete wrong body).
+ */
+export class BlobDownload extends EventEmitter<{ change: [] }> {
+  readonly digest: Digest;
+  /** Which source produced the bytes (logged by readers). */
+  readonly sourceName: string;
+  #state: DownloadState = { phase: 'starting' };
+  readonly #abort = new AbortController();
+
+  constructor(digest: Digest, sourceName: string) {
+    super();
+    this.setMaxListeners(0);
+    this.digest = digest;
+    this.sourceName = sourceName;
+  }
+
+  get state(): DownloadState {
+    return this.#state;
+  }
+
+  /** Resolves once the size is known (or the blob is already complete); rejects with the OciError for the client. */
+  async started(): Promise<Exclude<DownloadState, { phase: 'starting' | 'failed' }>> {
+    for (;;) {
+      const state = this.#state;
+      if (state.phase === 'failed') throw state.error;
+      if (state.phase !== 'starting') return state;
+      await new Promise<void>((resolve) => this.once('change', resolve));
+    }
+  }
+
+  /** Runs the download to its end. Never throws: the outcome is in `state`. */
+  async run(store: ContentStore, source: BlobSource, request: Omit<BlobFetchRequest, 'signal'>, logger: Logger): Promise<void> {
+    const begin = performance.now();
+    let writer: BlobWriter | undefined;
+    try {
+      const existing = await store.stat(this.digest.value);
+      if (existing) return this.#set({ phase: 'committed', record: existing, path: store.blobPath(existing.digest) });
+      writer = await store.createWriter(this.digest);
+      const activeWriter = writer;
+      const fetch = await source.start({ ...request, signal: this.#abort.signal }, activeWriter);
+      this.#set({ phase: 'streaming', size: fetch.size, writer: activeWriter });
+      const onProgress = () => this.emit('change');
+      activeWriter.on('progress', onProgress);
+      try {
+        await fetch.done;
+      } finally {
+        activeWriter.off('progress', onProgress);
+      }
+      const record = await activeWriter.commit({
+        source: source.name,
+        registry: request.registry,
+        repository: request.repository,
+      });
+      logger.info(
+        { digest: this.digest.value, registry: request.registry, source: source.name, bytes: record.size, duration_ms: Math.round(performance.now() - begin) },
+        'blob stored',
+      );
+      this.#set({ phase: 'committed', record, path: store.blobPath(record.digest) });
+    } catch (err) {
+      await writer?.abort().catch(() => {});
+      const error =
+        err instanceof DigestMismatchError
+          ? new OciError(502, 'DIGEST_INVALID', `upstream content does not match ${this.digest.value}`)
+          : upstreamFailure(err);
+      logger.warn(
+        { digest: this.digest.value, registry: request.registry, source: source.name, error: error.message, duration_ms: Math.round(performance.now() - begin) },
+        'blob download failed',
+      );
+      this.#set({ phase: 'failed', error });
+    }
+  }
+
+  /** Stops the transfer (daemon shutdown). */
+  cancel(): void {
+    this.#abort.abort(new OciError(503, 'UNAVAILABLE', 'the mirror is shutting down'));
+  }
+
+  #set(state: DownloadState): void {
+    this.#state = state;
+    this.emit('change');
+  }
+}
+
+/** The single-flight table: concurrent misses for one digest share one download. */
+export class BlobDownloads {
+  readonly #inFlight = new Map<string, BlobDownload>();
+  readonly #store: ContentStore;
+  readonly #source: BlobSource;
+  readonly #logger: Logger;
+
+  constructor(store: ContentStore, source: BlobSource, logger: Logger) {
+    this.#store = store;
+    this.#source = source;
+    this.#logger = logger;
+  }
+
+  /** The download in flight for this digest, or a new one started with this request's upstream and credentials. */
+  join(request: Omit<BlobFetchRequest, 'signal'>): BlobDownload {
+    const key = request.digest.value;
+    const current = this.#inFlight.get(key);
+    if (current) return current;
+    const download = new BlobDownload(request.digest, this.#source.name);
+    this.#inFlight.set(key, download);
+    void download.run(this.#store, this.#source, request, this.#logger).finally(() => this.#inFlight.delete(key));
+    return download;
+  }
+
+  get size(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Cancels every download and waits until none is left. */
+  async cancelAll(): Promise<void> {
+    const all = [...this.#inFlight.values()];
+    for (const d of all) d.cancel();
+    await Promise.all(all.map((d) => d.started().then(() => waitSettled(d), () => undefined)));
+  }
+}
+
+function waitSettled(download: BlobDownload): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      const phase = download.state.phase;
+      if (phase === 'committed' || phase === 'failed') {
+        download.off('change', check);
+        resolve();
+      }
+    };
+    download.on('change', check);
+    check();
+  });
+}

@@ -1,0 +1,115 @@
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { ByteRange } from '../mirror/range.ts';
+import type { BlobDownload } from './download.ts';
+
+const READ_CHUNK = 1 << 20;
+
+/** Streams a committed blob file; resolves with the bytes sent. */
+export async function streamFile(path: string, range: ByteRange, res: ServerResponse): Promise<number> {
+  if (range.end <= range.start) {
+    res.end();
+    return 0;
+  }
+  let sent = 0;
+  const file = createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: READ_CHUNK });
+  file.on('data', (chunk) => (sent += chunk.length));
+  await pipeline(file, res);
+  return sent;
+}
+
+/**
+ * Streams a blob that is still arriving: bytes are read back from the download's temp file as they land. The last
+ * byte of the range is held back until the whole blob has been verified and committed, so a client never receives a
+ * complete body that turns out wrong: on failure the response is cut short and the client sees a short read.
+ */
+export async function streamDownload(download: BlobDownload, range: ByteRange, res: ServerResponse): Promise<number> {
+  let fd: FileHandle | undefined;
+  let pos = range.start;
+  try {
+    for (;;) {
+      if (res.destroyed) return pos - range.start;
+      const state = download.state;
+      if (state.phase === 'failed') throw state.error;
+      const limit =
+        state.phase === 'committed'
+          ? range.end
+          : state.phase === 'streaming'
+            ? Math.min(range.end - 1, state.writer.contiguousBytes)
+            : range.start;
+      if (pos >= range.end) break;
+      if (pos < limit) {
+        fd ??= await openSource(download);
+        const length = Math.min(limit - pos, READ_CHUNK);
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await fd.read(buffer, 0, length, pos);
+        if (bytesRead === 0) throw new Error(`blob file shorter than expected at ${pos}`);
+        pos += bytesRead;
+        if (!res.write(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))) await drained(res);
+        continue;
+      }
+      await nextChange(download, res);
+    }
+    res.end();
+    return pos - range.start;
+  } finally {
+    await fd?.close();
+  }
+}
+
+/** The temp file while streaming; the committed file once renamed (an fd opened before the rename stays valid). */
+async function openSource(download: BlobDownload): Promise<FileHandle> {
+  const state = download.state;
+  if (state.phase === 'streaming') {
+    try {
+      return await open(state.writer.tempPath, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  await nextCommitted(download);
+  const committed = download.state;
+  if (committed.phase !== 'committed') throw new Error('download is not committed');
+  return open(committed.path, 'r');
+}
+
+function nextCommitted(download: BlobDownload): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const s = download.state;
+      if (s.phase === 'committed' || s.phase === 'failed') {
+        download.off('change', check);
+        if (s.phase === 'failed') reject(s.error);
+        else resolve();
+      }
+    };
+    download.on('change', check);
+    check();
+  });
+}
+
+function nextChange(download: BlobDownload, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      download.off('change', done);
+      res.off('close', done);
+      resolve();
+    };
+    download.once('change', done);
+    res.once('close', done);
+  });
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
