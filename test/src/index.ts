@@ -1,1 +1,6 @@
 export * from './process.ts';
+export * from './command.ts';
+export * from './images.ts';
+export * from './skopeo.ts';
+export * from './containerd.ts';
+export * from './daemon.ts';
