@@ -1,0 +1,208 @@
+import { EventEmitter } from 'node:events';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import type { Hash } from 'node:crypto';
+import { hasherFor, type Digest } from '@flotilla/oci';
+import { ByteRanges } from './byte-ranges.ts';
+import { DigestMismatchError } from './errors.ts';
+import type { BlobRecord, CommitMeta } from './types.ts';
+
+/**
+ * A blob being written. Writes may be positional and out of order (pieces from peers arrive in any order); the writer
+ * hashes the contiguous prefix as it grows, reading back from the temp file the bytes that had been written beyond a
+ * gap once the gap fills, so the whole-blob digest is known without a second pass.
+ */
+export interface BlobWriter {
+  readonly digest: Digest;
+  /** Readers may open this path to stream bytes while they arrive. */
+  readonly tempPath: string;
+  /** Bytes [0, contiguousBytes) are written (write() resolved); readers may read them from tempPath. */
+  readonly contiguousBytes: number;
+  /**
+   * Writes bytes at offset; resolves once they are in the file (not fsynced). Overlapping re-delivery of the same
+   * range is allowed. The caller must not modify `bytes` until the promise settles (it is written and hashed in place).
+   */
+  write(offset: number, bytes: Uint8Array): Promise<void>;
+  /** Convenience for sequential producers (origin): appends after everything appended so far. */
+  append(bytes: Uint8Array): Promise<void>;
+  /** 'progress' (contiguousBytes) is emitted whenever contiguousBytes grows. */
+  on(event: 'progress', listener: (contiguousBytes: number) => void): this;
+  off(event: 'progress', listener: (contiguousBytes: number) => void): this;
+  /**
+   * Finishes: requires the blob to be complete (contiguousBytes === size when size is known), compares the computed
+   * digest with the expected one, and hands the file to the store. On any failure the temp file is deleted and
+   * nothing is stored (DigestMismatchError on a digest mismatch). Open read fds on tempPath stay valid (POSIX).
+   */
+  commit(meta: CommitMeta): Promise<BlobRecord>;
+  /** Discards: closes and deletes the temp file. Idempotent. */
+  abort(): Promise<void>;
+}
+
+/** Moves a complete, verified, fsynced temp file into the store and records it (implemented by ContentStore). */
+export type CommitBlob = (tempPath: string, digest: Digest, size: number, meta: CommitMeta) => Promise<BlobRecord>;
+
+export interface FileBlobWriterOptions {
+  digest: Digest;
+  /** Expected total size, when known. */
+  size: number | undefined;
+  tempPath: string;
+  commitBlob: CommitBlob;
+}
+
+/** Read-back buffer size when a filled gap releases bytes that had been written beyond it. */
+const READ_BACK_CHUNK = 1 << 20;
+
+/** BlobWriter over one FileHandle on a unique temp file. */
+export class FileBlobWriter extends EventEmitter implements BlobWriter {
+  readonly digest: Digest;
+  readonly tempPath: string;
+  readonly #size: number | undefined;
+  readonly #fh: FileHandle;
+  readonly #hasher: Hash;
+  readonly #commitBlob: CommitBlob;
+  /** Written ranges beyond the contiguous prefix: kept as offsets only, the bytes stay in the file. */
+  readonly #ahead = new ByteRanges();
+  readonly #inFlight = new Set<Promise<void>>();
+  #contiguous = 0;
+  #appendOffset = 0;
+  /** Hash updates run strictly in order; read-backs are async, so they are chained. */
+  #hashing: Promise<void> = Promise.resolve();
+  /** A failed hash step leaves the hasher in an unknown state: the blob can no longer be committed. */
+  #failure: unknown;
+  #finished = false;
+  #readBackBuffer: Buffer | undefined;
+
+  private constructor(options: FileBlobWriterOptions, fh: FileHandle) {
+    super();
+    this.digest = options.digest;
+    this.tempPath = options.tempPath;
+    this.#size = options.size;
+    this.#fh = fh;
+    this.#hasher = hasherFor(options.digest);
+    this.#commitBlob = options.commitBlob;
+  }
+
+  static async create(options: FileBlobWriterOptions): Promise<FileBlobWriter> {
+    if (options.size !== undefined && !(Number.isSafeInteger(options.size) && options.size >= 0)) {
+      throw new RangeError(`invalid blob size ${options.size}`);
+    }
+    // 'wx+': exclusive create (unique name) and readable, for reading back bytes written beyond a gap.
+    const fh = await open(options.tempPath, 'wx+');
+    return new FileBlobWriter(options, fh);
+  }
+
+  get contiguousBytes(): number {
+    return this.#contiguous;
+  }
+
+  write(offset: number, bytes: Uint8Array): Promise<void> {
+    const pending = this.#write(offset, bytes);
+    this.#inFlight.add(pending);
+    const forget = (): void => void this.#inFlight.delete(pending);
+    pending.then(forget, forget);
+    return pending;
+  }
+
+  append(bytes: Uint8Array): Promise<void> {
+    // Reserve the range synchronously so appends issued without awaiting still land back to back.
+    const offset = Math.max(this.#appendOffset, this.#contiguous);
+    this.#appendOffset = offset + bytes.byteLength;
+    return this.write(offset, bytes);
+  }
+
+  async commit(meta: CommitMeta): Promise<BlobRecord> {
+    this.#assertWritable();
+    this.#finished = true;
+    try {
+      await Promise.allSettled(this.#inFlight);
+      await this.#hashing;
+      if (this.#failure !== undefined) throw this.#failure;
+      const expectedSize = this.#size ?? this.#contiguous;
+      if (this.#contiguous !== expectedSize || !this.#ahead.isEmpty) {
+        throw new Error(`blob ${this.digest.value} is incomplete: ${this.#contiguous} contiguous bytes of ${expectedSize}`);
+      }
+      const actual = `${this.digest.algorithm}:${this.#hasher.digest('hex')}`;
+      if (actual !== this.digest.value) throw new DigestMismatchError(this.digest.value, actual);
+      // fdatasync: flushes the data and the file size, skipping timestamps nobody reads back.
+      await this.#fh.datasync();
+      await this.#fh.close();
+      return await this.#commitBlob(this.tempPath, this.digest, this.#contiguous, meta);
+    } catch (error) {
+      await this.#discard();
+      throw error;
+    }
+  }
+
+  async abort(): Promise<void> {
+    this.#finished = true;
+    await this.#discard();
+  }
+
+  async #write(offset: number, bytes: Uint8Array): Promise<void> {
+    this.#assertWritable();
+    const end = offset + bytes.byteLength;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`invalid write offset ${offset}`);
+    if (this.#size !== undefined && end > this.#size) {
+      throw new RangeError(`write [${offset}, ${end}) exceeds the blob size ${this.#size} of ${this.digest.value}`);
+    }
+    let written = 0;
+    while (written < bytes.byteLength) {
+      const { bytesWritten } = await this.#fh.write(bytes, written, bytes.byteLength - written, offset + written);
+      written += bytesWritten;
+    }
+    await this.#enqueueHashing(() => this.#absorb(offset, bytes));
+  }
+
+  #enqueueHashing(step: () => Promise<void>): Promise<void> {
+    const run = this.#hashing.then(() => {
+      if (this.#failure !== undefined) throw this.#failure;
+      return step();
+    });
+    this.#hashing = run.catch((error: unknown) => {
+      this.#failure ??= error;
+    });
+    return run;
+  }
+
+  /** Feeds newly written bytes to the hash when they extend the prefix, otherwise remembers their range. */
+  async #absorb(offset: number, bytes: Uint8Array): Promise<void> {
+    const end = offset + bytes.byteLength;
+    if (offset > this.#contiguous) {
+      this.#ahead.add(offset, end);
+      return;
+    }
+    if (end > this.#contiguous) {
+      this.#hasher.update(bytes.subarray(this.#contiguous - offset));
+      this.#advanceTo(end);
+    }
+    await this.#readBackAhead();
+  }
+
+  /** The prefix now reaches ranges written earlier beyond a gap: hash them from the file. */
+  async #readBackAhead(): Promise<void> {
+    // Ranges are only added by #absorb, which runs serialized with this loop: `end` cannot move while reading.
+    const end = this.#ahead.extendFrom(this.#contiguous);
+    while (this.#contiguous < end) {
+      const buffer = (this.#readBackBuffer ??= Buffer.allocUnsafe(READ_BACK_CHUNK));
+      const length = Math.min(buffer.byteLength, end - this.#contiguous);
+      const { bytesRead } = await this.#fh.read(buffer, 0, length, this.#contiguous);
+      if (bytesRead === 0) throw new Error(`temp file ${this.tempPath} ended at ${this.#contiguous} while reading back`);
+      this.#hasher.update(buffer.subarray(0, bytesRead));
+      this.#advanceTo(this.#contiguous + bytesRead);
+    }
+  }
+
+  #advanceTo(contiguous: number): void {
+    this.#contiguous = contiguous;
+    this.emit('progress', contiguous);
+  }
+
+  async #discard(): Promise<void> {
+    // FileHandle.close waits for operations in flight; closing twice rejects, which is harmless here.
+    await this.#fh.close().catch(() => undefined);
+    await rm(this.tempPath, { force: true });
+  }
+
+  #assertWritable(): void {
+    if (this.#finished) throw new Error(`blob writer for ${this.digest.value} is already committed or aborted`);
+  }
+}
