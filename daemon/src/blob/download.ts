@@ -9,6 +9,8 @@ import type { BlobFetchRequest, BlobSource } from './source.ts';
 export type DownloadState =
   | { phase: 'starting' }
   | { phase: 'streaming'; size: number | undefined; writer: BlobWriter }
+  /** Complete and digest-checked; the fsync and rename into the store are still under way. */
+  | { phase: 'verified'; size: number; writer: BlobWriter }
   | { phase: 'committed'; record: BlobRecord; path: string }
   | { phase: 'failed'; error: OciError };
 
@@ -63,6 +65,8 @@ export class BlobDownload extends EventEmitter<{ change: [] }> {
       } finally {
         activeWriter.off('progress', onProgress);
       }
+      await activeWriter.verify();
+      this.#set({ phase: 'verified', size: activeWriter.contiguousBytes, writer: activeWriter });
       const record = await activeWriter.commit({
         source: source.name,
         registry: request.registry,

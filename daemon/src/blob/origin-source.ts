@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { OciError } from '@flotilla/oci';
 import type { OriginClient } from '@flotilla/origin';
 import type { BlobWriter } from '@flotilla/store';
@@ -34,22 +35,47 @@ export class OriginBlobSource implements BlobSource {
     }
     const lengthHeader = response.headers['content-length'];
     const size = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
-    const done = (async () => {
-      try {
-        for await (const chunk of response.body as AsyncIterable<Buffer>) {
-          if (size !== undefined && writer.contiguousBytes + chunk.byteLength > size) {
-            throw new OciError(502, 'UNAVAILABLE', `upstream sent more than its Content-Length ${size}`);
-          }
-          await writer.append(chunk);
-        }
-        if (size !== undefined && writer.contiguousBytes !== size) {
-          throw new OciError(502, 'UNAVAILABLE', `upstream body ended at ${writer.contiguousBytes} of ${size} bytes`);
-        }
-      } catch (err) {
-        response.body.destroy();
-        throw upstreamFailure(err);
-      }
-    })();
+    const done = pump(response.body, writer, size);
     return { size, done };
+  }
+}
+
+/** Appends are coalesced to this size: fewer, larger writes. */
+const APPEND_BYTES = 1 << 20;
+/** Appends in flight at once: one awaited write at a time caps near 0.5 GB/s, a few overlap hashing and I/O. */
+const APPENDS_IN_FLIGHT = 4;
+
+/** Moves the origin body into the writer, checking it against the announced length. */
+async function pump(body: Readable, writer: BlobWriter, size: number | undefined): Promise<void> {
+  const inFlight: Promise<void>[] = [];
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let received = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    inFlight.push(writer.append(pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)));
+    pending = [];
+    pendingBytes = 0;
+    if (inFlight.length >= APPENDS_IN_FLIGHT) await inFlight.shift();
+  };
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      received += chunk.byteLength;
+      if (size !== undefined && received > size) {
+        throw new OciError(502, 'UNAVAILABLE', `upstream sent more than its Content-Length ${size}`);
+      }
+      pending.push(chunk);
+      pendingBytes += chunk.byteLength;
+      if (pendingBytes >= APPEND_BYTES) await flush();
+    }
+    await flush();
+    await Promise.all(inFlight);
+    if (size !== undefined && received !== size) {
+      throw new OciError(502, 'UNAVAILABLE', `upstream body ended at ${received} of ${size} bytes`);
+    }
+  } catch (err) {
+    body.destroy();
+    await Promise.allSettled(inFlight);
+    throw upstreamFailure(err);
   }
 }

@@ -34,7 +34,7 @@ export async function streamDownload(download: BlobDownload, range: ByteRange, r
       const state = download.state;
       if (state.phase === 'failed') throw state.error;
       const limit =
-        state.phase === 'committed'
+        state.phase === 'committed' || state.phase === 'verified'
           ? range.end
           : state.phase === 'streaming'
             ? Math.min(range.end - 1, state.writer.contiguousBytes)
@@ -62,7 +62,7 @@ export async function streamDownload(download: BlobDownload, range: ByteRange, r
 /** The temp file while streaming; the committed file once renamed (an fd opened before the rename stays valid). */
 async function openSource(download: BlobDownload): Promise<FileHandle> {
   const state = download.state;
-  if (state.phase === 'streaming') {
+  if (state.phase === 'streaming' || state.phase === 'verified') {
     try {
       return await open(state.writer.tempPath, 'r');
     } catch (err) {

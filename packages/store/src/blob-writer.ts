@@ -28,6 +28,12 @@ export interface BlobWriter {
   on(event: 'progress', listener: (contiguousBytes: number) => void): this;
   off(event: 'progress', listener: (contiguousBytes: number) => void): this;
   /**
+   * Seals the writer (no more writes) and checks that the blob is complete and matches its digest, without storing
+   * it yet. Once it resolves the bytes in tempPath are known good, so readers may release them before the (slow)
+   * fsync of commit. On failure the temp file is deleted. Idempotent; commit() calls it.
+   */
+  verify(): Promise<void>;
+  /**
    * Finishes: requires the blob to be complete (contiguousBytes === size when size is known), compares the computed
    * digest with the expected one, and hands the file to the store. On any failure the temp file is deleted and
    * nothing is stored (DigestMismatchError on a digest mismatch). Open read fds on tempPath stay valid (POSIX).
@@ -69,6 +75,8 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
   /** A failed hash step leaves the hasher in an unknown state: the blob can no longer be committed. */
   #failure: unknown;
   #finished = false;
+  #verification: Promise<void> | undefined;
+  #committing = false;
   #readBackBuffer: Buffer | undefined;
 
   private constructor(options: FileBlobWriterOptions, fh: FileHandle) {
@@ -109,9 +117,31 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
     return this.write(offset, bytes);
   }
 
+  verify(): Promise<void> {
+    if (!this.#verification) {
+      this.#assertWritable();
+      this.#finished = true;
+      this.#verification = this.#checkDigest();
+    }
+    return this.#verification;
+  }
+
   async commit(meta: CommitMeta): Promise<BlobRecord> {
-    this.#assertWritable();
-    this.#finished = true;
+    await this.verify();
+    if (this.#committing) throw new Error(`blob writer for ${this.digest.value} is already committed`);
+    this.#committing = true;
+    try {
+      // fdatasync: flushes the data and the file size, skipping timestamps nobody reads back.
+      await this.#fh.datasync();
+      await this.#fh.close();
+      return await this.#commitBlob(this.tempPath, this.digest, this.#contiguous, meta);
+    } catch (error) {
+      await this.#discard();
+      throw error;
+    }
+  }
+
+  async #checkDigest(): Promise<void> {
     try {
       await Promise.allSettled(this.#inFlight);
       await this.#hashing;
@@ -122,10 +152,6 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
       }
       const actual = `${this.digest.algorithm}:${this.#hasher.digest('hex')}`;
       if (actual !== this.digest.value) throw new DigestMismatchError(this.digest.value, actual);
-      // fdatasync: flushes the data and the file size, skipping timestamps nobody reads back.
-      await this.#fh.datasync();
-      await this.#fh.close();
-      return await this.#commitBlob(this.tempPath, this.digest, this.#contiguous, meta);
     } catch (error) {
       await this.#discard();
       throw error;

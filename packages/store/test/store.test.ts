@@ -174,6 +174,26 @@ describe('ContentStore writes', () => {
     expect(await tmpEntries()).toEqual([]);
   });
 
+  it('verify() checks the digest before commit: good bytes stay readable in tempPath, bad ones are discarded', async () => {
+    const store = await openStore();
+    const bytes = randomBytes(20_000);
+    const good = await store.createWriter(parseDigest(digestOf(bytes)), bytes.byteLength);
+    await good.append(bytes);
+    await good.verify();
+    expect(Buffer.compare(await readFile(good.tempPath), bytes)).toBe(0);
+    await expect(good.append(bytes)).rejects.toThrow();
+    const record = await good.commit({ source: 'origin' });
+    expect(record.size).toBe(bytes.byteLength);
+
+    const other = randomBytes(1_000);
+    const bad = await store.createWriter(parseDigest(digestOf(other)), bytes.byteLength);
+    await bad.append(bytes);
+    await expect(bad.verify()).rejects.toBeInstanceOf(DigestMismatchError);
+    await expect(bad.commit({ source: 'origin' })).rejects.toBeInstanceOf(DigestMismatchError);
+    expect(await store.stat(digestOf(other))).toBeUndefined();
+    expect(await tmpEntries()).toEqual([]);
+  });
+
   it('refuses to commit an incomplete blob and discards it', async () => {
     const store = await openStore();
     const bytes = randomBytes(1_000);

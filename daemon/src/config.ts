@@ -1,0 +1,130 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import {
+  bool,
+  byteSize,
+  defineOptions,
+  duration,
+  enumOf,
+  fileSection,
+  hostPort,
+  hostWithOptionalPort,
+  listOption,
+  loadConfig,
+  mapOption,
+  option,
+  optionalOption,
+  string,
+  struct,
+  type ConfigOf,
+  type Env,
+} from '@flotilla/config';
+import { isValidNameComponent } from '@flotilla/oci';
+
+const registry = hostWithOptionalPort();
+
+/** Every knob of the node daemon. Flag names are the public interface (README table, YAML keys, env vars). */
+export const daemonOptions = defineOptions({
+  mirrorListen: option({
+    flag: 'mirror-listen',
+    parser: hostPort(),
+    default: { host: '127.0.0.1', port: 65001 },
+    doc: 'address of the OCI registry mirror',
+  }),
+  dataDir: option({
+    flag: 'data-dir',
+    parser: string({ metavar: 'DIR' }),
+    default: defaultDataDir,
+    defaultText: '$XDG_DATA_HOME/flotilla or ~/.local/share/flotilla',
+    doc: 'where cached content and metadata are stored',
+  }),
+  insecureRegistries: listOption({
+    flag: 'insecure-registry',
+    parser: registry,
+    doc: 'reach this registry over plain http instead of https',
+  }),
+  defaultRegistry: option({
+    flag: 'default-registry',
+    parser: registry,
+    default: 'docker.io',
+    doc: 'registry for requests that name none (no ?ns= and no alias, e.g. docker); docker.io means registry-1.docker.io',
+  }),
+  registryAliases: mapOption({
+    flag: 'registry-alias',
+    keyName: 'NAME',
+    key: string({ check: isValidNameComponent, expected: 'a lowercase path component ([a-z0-9] joined by . _ -)' }),
+    value: registry,
+    doc: 'a first path segment NAME stands for this registry (for skopeo/podman, which cannot send ?ns=); HOST-PORT such as 127.0.0.1-5000 is always understood',
+  }),
+  allowedRegistries: listOption({
+    flag: 'allow-registry',
+    parser: registry,
+    doc: 'reach only these registries (and the configured ones); none given = any registry; link-local and metadata addresses are always denied',
+  }),
+  registries: fileSection({
+    flag: 'registries',
+    key: registry,
+    entry: struct({
+      insecure: bool(),
+      'ca-file': string({ metavar: 'FILE' }),
+      username: string(),
+      password: string(),
+    }),
+    doc: 'per-registry settings keyed by HOST[:PORT]: plain http, a CA bundle to trust, credentials',
+  }),
+  dockerConfig: optionalOption({
+    flag: 'docker-config',
+    parser: string({ metavar: 'FILE' }),
+    doc: 'docker config.json to read registry credentials from',
+  }),
+  originConnectTimeoutMs: option({
+    flag: 'origin-connect-timeout',
+    parser: duration({ min: 1 }),
+    default: 5_000,
+    doc: 'give up connecting to an origin registry after this long',
+  }),
+  originFirstByteTimeoutMs: option({
+    flag: 'origin-first-byte-timeout',
+    parser: duration({ min: 1 }),
+    default: 15_000,
+    doc: 'give up on an origin request whose response headers take longer than this',
+  }),
+  originIdleTimeoutMs: option({
+    flag: 'origin-idle-timeout',
+    parser: duration({ min: 1 }),
+    default: 15_000,
+    doc: 'abort an origin response body that stalls this long',
+  }),
+  staleManifestWindowMs: option({
+    flag: 'stale-manifest-window',
+    parser: duration(),
+    default: 3_600_000,
+    doc: 'when the origin is down, serve the last tag resolution if it is younger than this (0 = never)',
+  }),
+  maxManifestBytes: option({
+    flag: 'max-manifest-size',
+    parser: byteSize({ min: 1 }),
+    default: 4 * 2 ** 20,
+    doc: 'refuse manifests larger than this',
+  }),
+  logLevel: option({
+    flag: 'log-level',
+    parser: enumOf(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
+    default: 'info',
+    doc: 'least severe log level written to stdout',
+  }),
+});
+
+export type DaemonConfig = ConfigOf<typeof daemonOptions>;
+
+/** Defaults < YAML (`--config` / FLOTILLA_CONFIG) < FLOTILLA_* env < flags; throws ConfigError naming the culprit. */
+export function loadDaemonConfig(argv: string[], env: NodeJS.ProcessEnv): DaemonConfig {
+  return loadConfig(daemonOptions, { argv, env });
+}
+
+/** XDG base directory spec: `$XDG_DATA_HOME` only counts when absolute. */
+function defaultDataDir(env: Env): string {
+  const xdg = env.XDG_DATA_HOME;
+  if (xdg?.startsWith('/')) return join(xdg, 'flotilla');
+  return join(env.HOME || homedir(), '.local', 'share', 'flotilla');
+}
