@@ -18,3 +18,4 @@ export {
 } from './options.ts';
 export { loadConfig, envName, CONFIG_FLAG, type ConfigSources } from './load.ts';
 export { describeOptions, renderHelp, type OptionDescription, type HelpSpec } from './help.ts';
+export { didYouMean } from './suggest.ts';

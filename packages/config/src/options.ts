@@ -130,13 +130,7 @@ export function mapOption<V>(
     metavar,
     defaultText: undefined,
     defaultValue: () => ({}),
-    fromFile: (raw) =>
-      Object.fromEntries(
-        Object.entries(mappingOf(raw, metavar)).map(([k, v]) => [
-          within(k, () => parseRaw(key, k)),
-          within(k, () => parseScalar(value, v)),
-        ]),
-      ),
+    fromFile: (raw) => parseMapping(raw, metavar, key, (v) => parseScalar(value, v)),
     commandLine: {
       isSwitch: false,
       repeatable: true,
@@ -187,13 +181,7 @@ export function fileSection<E>(
     metavar,
     defaultText: undefined,
     defaultValue: () => ({}),
-    fromFile: (raw) =>
-      Object.fromEntries(
-        Object.entries(raw === null ? {} : mappingOf(raw, metavar)).map(([k, v]) => [
-          within(k, () => parseRaw(key, k)),
-          within(k, () => entry.parse(v)),
-        ]),
-      ),
+    fromFile: (raw) => parseMapping(raw, metavar, key, (v) => entry.parse(v)),
     commandLine: undefined,
   };
 }
@@ -242,6 +230,12 @@ function sequenceOf(value: unknown, metavar: string): unknown[] {
 function mappingOf(value: unknown, metavar: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidValue(`a mapping ${metavar}`, value);
   return value as Record<string, unknown>;
+}
+
+/** A YAML mapping (an empty value counts as empty) with parsed keys; errors are located under their key. */
+function parseMapping<V>(raw: unknown, metavar: string, key: ValueParser<string>, parseValue: (v: unknown) => V): Record<string, V> {
+  const entries = Object.entries(raw === null ? {} : mappingOf(raw, metavar));
+  return Object.fromEntries(entries.map(([k, v]) => [within(k, () => parseRaw(key, k)), within(k, () => parseValue(v))]));
 }
 
 function splitList(raw: string): string[] {

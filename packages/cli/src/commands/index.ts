@@ -1,0 +1,5 @@
+import type { Command } from '../command.ts';
+import { daemonCommand } from './daemon.ts';
+
+/** Every `flotilla` subcommand, in the order `flotilla --help` lists them. */
+export const commands: readonly Command[] = [daemonCommand];

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+import { ConfigError, didYouMean, renderHelp } from '@flotilla/config';
+import packageJson from '../package.json' with { type: 'json' };
+import { ExitCode } from './command.ts';
+import { commands } from './commands/index.ts';
+
+const USAGE = `Usage: flotilla <command> [options]
+
+Peer-to-peer container image distribution for clusters.
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(12)}${c.summary}`).join('\n')}
+
+Run 'flotilla <command> --help' for the options of a command; 'flotilla --version' prints the version.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === '--help' || name === '-h') return print(process.stdout, USAGE, ExitCode.ok);
+  if (name === '--version') return print(process.stdout, `flotilla ${packageJson.version}\n`, ExitCode.ok);
+  if (name === undefined) return print(process.stderr, USAGE, ExitCode.usage);
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    const hint = didYouMean(name, commands.map((c) => c.name), (n) => `'${n}'`);
+    return print(process.stderr, `flotilla: unknown command '${name}'${hint}\nRun 'flotilla --help' for the commands.\n`, ExitCode.usage);
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    const help = renderHelp({ usage: `flotilla ${command.name} [options]`, summary: command.summary, options: command.options });
+    return print(process.stdout, help, ExitCode.ok);
+  }
+  try {
+    return await command.run(args, process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return print(process.stderr, `flotilla ${command.name}: ${err.message}\nRun 'flotilla ${command.name} --help' for the options.\n`, ExitCode.usage);
+  }
+}
+
+function print(stream: NodeJS.WriteStream, text: string, exitCode: number): number {
+  stream.write(text);
+  return exitCode;
+}
+
+process.exitCode = await main(process.argv.slice(2));
