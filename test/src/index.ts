@@ -4,3 +4,5 @@ export * from './images.ts';
 export * from './skopeo.ts';
 export * from './containerd.ts';
 export * from './daemon.ts';
+export * from './registry.ts';
+export * from './token-server.ts';

@@ -1,0 +1,236 @@
+import { PassThrough, type Readable } from 'node:stream';
+import type { Logger } from '@flotilla/log';
+import { request } from 'undici';
+import { parseChallenge } from './challenge.ts';
+import type { Credentials } from './docker-config.ts';
+import { Dispatchers } from './dispatchers.ts';
+import { registryEndpoint } from './endpoint.ts';
+import { OriginError, toOriginError } from './errors.ts';
+import { basicAuthorization, flattenHeaders, readLimited, streamOf } from './http.ts';
+import { TokenCache } from './tokens.ts';
+
+/** Per-registry settings, resolved by the daemon's config. */
+export interface RegistryAccess {
+  /** Plain http instead of https. */
+  insecure: boolean;
+  /** Extra CA for TLS verification (TLS is always verified). */
+  caPem?: string;
+  /** Credentials configured for this registry (or from docker config.json). */
+  username?: string;
+  password?: string;
+}
+
+export interface OriginClientOptions {
+  /** Called per request; `registry` is the logical host ("docker.io", "127.0.0.1:5000"). */
+  access(registry: string): RegistryAccess;
+  connectTimeoutMs: number;
+  /** Until response headers arrive. */
+  firstByteTimeoutMs: number;
+  /** Max gap between body chunks. */
+  idleTimeoutMs: number;
+  logger: Logger;
+}
+
+export interface OriginRequest {
+  /** Logical host; "docker.io" maps to registry-1.docker.io. */
+  registry: string;
+  /** E.g. "library/alpine" (already validated). */
+  repository: string;
+  kind: 'manifests' | 'blobs';
+  /** Tag or digest (already validated). */
+  reference: string;
+  method: 'GET' | 'HEAD';
+  /** The client's Accept header lines, forwarded verbatim as separate values. */
+  accept?: string[];
+  /** The client's Authorization header, forwarded verbatim. */
+  authorization?: string;
+  range?: string;
+  signal?: AbortSignal;
+}
+
+export interface OriginResponse {
+  status: number;
+  /** Lower-case names, single values. */
+  headers: Record<string, string>;
+  /** Raw bytes (never decompressed); errors with OriginTimeoutError when the origin goes idle too long. */
+  body: Readable;
+  /** Final URL after redirects. */
+  url: string;
+}
+
+/** One HTTP exchange (redirects followed) before its body is handed to the caller. */
+interface Exchange {
+  status: number;
+  headers: Record<string, string>;
+  body: Readable;
+  url: string;
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+/** Longer redirect bodies are not worth reading to keep the connection; the socket is closed instead. */
+const MAX_REDIRECT_BODY_BYTES = 64 * 1024;
+/** A 401 body we may return after a failed auth retry is kept in memory; error JSON is far below this. */
+const MAX_BUFFERED_401_BYTES = 64 * 1024;
+const USER_AGENT = 'flotilla';
+
+/** Fetches manifests and blobs from upstream registries, doing their auth, redirects and deadlines. */
+export class OriginClient {
+  readonly #options: OriginClientOptions;
+  readonly #dispatchers: Dispatchers;
+  readonly #tokens: TokenCache;
+  /** Registries that challenged with Basic: configured credentials go along on the first try from then on. */
+  readonly #basicRegistries = new Set<string>();
+
+  constructor(options: OriginClientOptions) {
+    this.#options = options;
+    this.#dispatchers = new Dispatchers(options.connectTimeoutMs);
+    this.#tokens = new TokenCache({
+      dispatchers: this.#dispatchers,
+      firstByteTimeoutMs: options.firstByteTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      logger: options.logger,
+    });
+  }
+
+  /**
+   * Sends one request upstream. Auth failures are never thrown: the origin's 401 (with its WWW-Authenticate) comes
+   * back as the response. Throws OriginError when the origin cannot be reached or does not answer in time.
+   */
+  async request(req: OriginRequest): Promise<OriginResponse> {
+    const access = this.#options.access(req.registry);
+    const url = `${registryEndpoint(req.registry, access.insecure)}/v2/${req.repository}/${req.kind}/${req.reference}`;
+    // The client runs its own token flow against the origin's challenge; we only relay.
+    if (req.authorization !== undefined) return this.#respond(await this.#exchange(url, req, access, req.authorization), req);
+
+    const credentials = credentialsOf(access);
+    const defaultScope = `repository:${req.repository}:pull`;
+    const cachedToken = this.#basicRegistries.has(req.registry) ? undefined : this.#tokens.cached(req.registry, defaultScope);
+    const first = await this.#exchange(url, req, access, this.#preemptiveAuthorization(req.registry, credentials, cachedToken));
+    if (first.status !== 401) return this.#respond(first, req);
+
+    const denied = await bufferBody(first);
+    if (cachedToken) this.#tokens.invalidate(req.registry, defaultScope, cachedToken);
+    const retry = await this.#answerChallenge(denied, req, access, credentials, defaultScope);
+    if (!retry) return this.#respond(denied, req);
+    const second = await this.#exchange(url, req, access, retry.authorization);
+    if (second.status === 401) retry.rejected();
+    return this.#respond(second, req);
+  }
+
+  /** Closes every upstream connection; requests still running fail. */
+  close(): Promise<void> {
+    return this.#dispatchers.close();
+  }
+
+  #preemptiveAuthorization(registry: string, credentials?: Credentials, cachedToken?: string): string | undefined {
+    if (credentials && this.#basicRegistries.has(registry)) return basicAuthorization(credentials.username, credentials.password);
+    return cachedToken ? `Bearer ${cachedToken}` : undefined;
+  }
+
+  /** The Authorization to retry with after a 401, or undefined when we have nothing better to offer. */
+  async #answerChallenge(
+    denied: Exchange,
+    req: OriginRequest,
+    access: RegistryAccess,
+    credentials: Credentials | undefined,
+    defaultScope: string,
+  ): Promise<{ authorization: string; rejected(): void } | undefined> {
+    const challenge = parseChallenge(denied.headers['www-authenticate']);
+    if (challenge?.scheme === 'bearer' && challenge.params.realm) {
+      const scope = challenge.params.scope ?? defaultScope;
+      const token = await this.#tokens.obtain({
+        registry: req.registry,
+        realm: challenge.params.realm,
+        scope,
+        ...(challenge.params.service !== undefined ? { service: challenge.params.service } : {}),
+        ...(credentials ? { credentials } : {}),
+        ...(access.caPem ? { caPem: access.caPem } : {}),
+      });
+      if (!token) return undefined;
+      return { authorization: `Bearer ${token}`, rejected: () => this.#tokens.invalidate(req.registry, scope, token) };
+    }
+    if (challenge?.scheme === 'basic' && credentials) {
+      this.#basicRegistries.add(req.registry);
+      return { authorization: basicAuthorization(credentials.username, credentials.password), rejected: () => {} };
+    }
+    return undefined;
+  }
+
+  /** Sends the request, following redirects; Authorization only ever goes to the registry's own origin. */
+  async #exchange(url: string, req: OriginRequest, access: RegistryAccess, authorization?: string): Promise<Exchange> {
+    const registryOrigin = new URL(url).origin;
+    let current = new URL(url);
+    for (let redirects = 0; ; redirects++) {
+      const headers: Record<string, string | string[]> = { 'user-agent': USER_AGENT };
+      if (req.accept?.length) headers.accept = req.accept;
+      if (req.range) headers.range = req.range;
+      if (authorization && current.origin === registryOrigin) headers.authorization = authorization;
+      const started = performance.now();
+      let res: Awaited<ReturnType<typeof request>>;
+      try {
+        res = await request(current, {
+          // The registry's CA also covers its redirect targets (e.g. private object storage behind the same CA).
+          dispatcher: this.#dispatchers.for(current.origin, access.caPem),
+          method: req.method,
+          headers,
+          headersTimeout: this.#options.firstByteTimeoutMs,
+          bodyTimeout: this.#options.idleTimeoutMs,
+          ...(req.signal ? { signal: req.signal } : {}),
+        });
+      } catch (err) {
+        throw toOriginError(err, `${req.method} ${current.origin}`, req.signal);
+      }
+      this.#options.logger.debug(
+        {
+          registry: req.registry,
+          repository: req.repository,
+          kind: req.kind,
+          reference: req.reference,
+          method: req.method,
+          host: current.host,
+          status: res.statusCode,
+          duration_ms: Math.round(performance.now() - started),
+        },
+        'origin request',
+      );
+      const location = res.headers.location;
+      if (!REDIRECT_STATUSES.has(res.statusCode) || location === undefined) {
+        return { status: res.statusCode, headers: flattenHeaders(res.headers), body: res.body, url: current.href };
+      }
+      // Reading the (small) redirect body keeps the connection reusable.
+      await res.body.dump({ limit: MAX_REDIRECT_BODY_BYTES, ...(req.signal ? { signal: req.signal } : {}) });
+      if (redirects >= MAX_REDIRECTS) throw new OriginError('protocol', `more than ${MAX_REDIRECTS} redirects from ${url}`);
+      current = new URL(Array.isArray(location) ? location[0]! : location, current);
+    }
+  }
+
+  #respond(exchange: Exchange, req: OriginRequest): OriginResponse {
+    return { ...exchange, body: relayBody(exchange.body, `${req.method} ${exchange.url}`, req.signal) };
+  }
+}
+
+function credentialsOf(access: RegistryAccess): Credentials | undefined {
+  return access.username !== undefined && access.password !== undefined
+    ? { username: access.username, password: access.password }
+    : undefined;
+}
+
+/** Reads a 401's (small) body so the connection is free for the retry, yet the body can still be returned. */
+async function bufferBody(exchange: Exchange): Promise<Exchange> {
+  const bytes = await readLimited(exchange.body, MAX_BUFFERED_401_BYTES).catch(() => undefined);
+  if (bytes) return { ...exchange, body: streamOf(bytes) };
+  return { ...exchange, headers: { ...exchange.headers, 'content-length': '0' }, body: streamOf(Buffer.alloc(0)) };
+}
+
+/**
+ * Hands the upstream body to the caller as a plain node stream whose errors are OriginErrors; when the caller
+ * destroys it (or it ends), the upstream request is released.
+ */
+function relayBody(upstream: Readable, what: string, signal?: AbortSignal): Readable {
+  const relay = new PassThrough();
+  upstream.on('error', (err) => relay.destroy(toOriginError(err, what, signal) as Error));
+  relay.on('close', () => upstream.destroy());
+  upstream.pipe(relay);
+  return relay;
+}
