@@ -7,17 +7,20 @@ import type { BlobDownload } from './download.ts';
 
 const READ_CHUNK = 1 << 20;
 
-/** Streams a committed blob file; resolves with the bytes sent. */
-export async function streamFile(path: string, range: ByteRange, res: ServerResponse): Promise<number> {
+/** Counts what went out, as it goes: the request's log line is written when the response closes. */
+export interface SentBytes {
+  bytes: number;
+}
+
+/** Streams a committed blob file. */
+export async function streamFile(path: string, range: ByteRange, res: ServerResponse, sent: SentBytes): Promise<void> {
   if (range.end <= range.start) {
     res.end();
-    return 0;
+    return;
   }
-  let sent = 0;
   const file = createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: READ_CHUNK });
-  file.on('data', (chunk) => (sent += chunk.length));
+  file.on('data', (chunk) => (sent.bytes += chunk.length));
   await pipeline(file, res);
-  return sent;
 }
 
 /**
@@ -25,12 +28,12 @@ export async function streamFile(path: string, range: ByteRange, res: ServerResp
  * byte of the range is held back until the whole blob has been verified and committed, so a client never receives a
  * complete body that turns out wrong: on failure the response is cut short and the client sees a short read.
  */
-export async function streamDownload(download: BlobDownload, range: ByteRange, res: ServerResponse): Promise<number> {
+export async function streamDownload(download: BlobDownload, range: ByteRange, res: ServerResponse, sent: SentBytes): Promise<void> {
   let fd: FileHandle | undefined;
   let pos = range.start;
   try {
     for (;;) {
-      if (res.destroyed) return pos - range.start;
+      if (res.destroyed) return;
       const state = download.state;
       if (state.phase === 'failed') throw state.error;
       const limit =
@@ -47,13 +50,13 @@ export async function streamDownload(download: BlobDownload, range: ByteRange, r
         const { bytesRead } = await fd.read(buffer, 0, length, pos);
         if (bytesRead === 0) throw new Error(`blob file shorter than expected at ${pos}`);
         pos += bytesRead;
+        sent.bytes += bytesRead;
         if (!res.write(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))) await drained(res);
         continue;
       }
       await nextChange(download, res);
     }
     res.end();
-    return pos - range.start;
   } finally {
     await fd?.close();
   }

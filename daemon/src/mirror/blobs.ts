@@ -38,7 +38,7 @@ export class BlobHandler {
       log.source = 'cache';
       void this.#store.touch(digest);
       const range = this.#respondHeaders(req, res, digest, record.size);
-      if (range && req.method === 'GET') log.bytes = await streamFile(this.#store.blobPath(digest), range, res);
+      if (range && req.method === 'GET') await streamFile(this.#store.blobPath(digest), range, res, log);
       else res.end();
       return;
     }
@@ -57,11 +57,11 @@ export class BlobHandler {
     if (size === undefined) {
       // No Content-Length upstream: stream chunked; a failure still cuts the body short.
       res.writeHead(200, blobHeaders(digest));
-      log.bytes = await streamDownload(download, { start: 0, end: Number.MAX_SAFE_INTEGER }, res);
+      await streamDownload(download, { start: 0, end: Number.MAX_SAFE_INTEGER }, res, log);
       return;
     }
     const range = this.#respondHeaders(req, res, digest, size);
-    if (range) log.bytes = await streamDownload(download, range, res);
+    if (range) await streamDownload(download, range, res, log);
   }
 
   /** Writes 200/206/416 headers; returns the range to send, or undefined when nothing more is to be sent. */
