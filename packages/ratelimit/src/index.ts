@@ -1,0 +1,2 @@
+export * from './token-bucket.ts';
+export * from './throttle-stream.ts';
