@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { hasherFor, parseDigest } from '@flotilla/oci';
+import { runChecked } from '@flotilla/test';
+
+/** Every pull is bounded, so a hung mirror fails the benchmark instead of stalling it. */
+const PULL_TIMEOUT_S = 600;
+
+/** One blob download as curl timed it. */
+export interface TimedPull {
+  bytes: number;
+  seconds: number;
+}
+
+/** The expected content of a pull. */
+export interface BlobRef {
+  digest: string;
+  size: number;
+}
+
+/** What a verified pull received, compared with what it should have. */
+export interface Verification {
+  url: string;
+  ok: boolean;
+  bytes: number;
+  digest: string;
+}
+
+/**
+ * Downloads `url` with curl into /dev/null: the same client, a separate process, for every mode, so the numbers
+ * compare servers and not HTTP clients. Throws on a non-2xx status or a transfer error.
+ */
+export async function timedPull(url: string): Promise<TimedPull> {
+  const result = await runChecked(
+    'curl',
+    ['-sS', '--fail', '--max-time', String(PULL_TIMEOUT_S), '-o', '/dev/null', '-w', '%{size_download} %{time_total}', url],
+    { timeoutMs: (PULL_TIMEOUT_S + 10) * 1000 },
+  );
+  const [bytes, seconds] = result.stdout.trim().split(' ').map(Number);
+  if (!Number.isFinite(bytes) || !seconds) throw new Error(`curl printed no timing for ${url}: ${result.stdout}`);
+  return { bytes: bytes!, seconds };
+}
+
+/** Downloads `url` with curl and digests what arrived; never rejects on wrong content, only on a failed transfer. */
+export function verifiedPull(url: string, expected: BlobRef): Promise<Verification> {
+  return new Promise((resolve, reject) => {
+    const curl = spawn('curl', ['-sS', '--fail', '--max-time', String(PULL_TIMEOUT_S), url], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const hash = hasherFor(parseDigest(expected.digest));
+    let bytes = 0;
+    let stderr = '';
+    curl.stdout.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+    });
+    curl.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    curl.once('error', reject);
+    curl.once('close', (code) => {
+      if (code !== 0) return reject(new Error(`curl ${url} exited ${code}: ${stderr.trim()}`));
+      const digest = `${parseDigest(expected.digest).algorithm}:${hash.digest('hex')}`;
+      resolve({ url, ok: digest === expected.digest && bytes === expected.size, bytes, digest });
+    });
+  });
+}
