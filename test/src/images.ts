@@ -123,7 +123,7 @@ export async function pushImage(
     const digestFile = join(dir, 'digest');
     const result = await skopeoCopy(image.ref, `docker://${registryHost}/${repoTag}`, {
       digestFile,
-      all: options.all ?? image.manifests.length > 1,
+      all: options.all ?? image.mediaType === MediaType.ociIndex,
       ...(options.format ? { format: options.format } : {}),
       ...(options.creds ? { destCreds: options.creds } : {}),
     });
