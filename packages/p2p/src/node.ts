@@ -1,9 +1,9 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Logger } from '@flotilla/log';
-import { identify } from '@libp2p/identify';
+import { identify, type Identify } from '@libp2p/identify';
 import type { Libp2p } from '@libp2p/interface';
-import { ping } from '@libp2p/ping';
+import { ping, type Ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
@@ -41,8 +41,13 @@ export const DEFAULT_ALLOW_CIDRS = [
  */
 export const STREAM_WINDOW = 8 * 1024 * 1024;
 
-/** createLibp2p's own return type, kept so callers see the services they passed. */
-export type P2PNode = Libp2p<Record<string, unknown>>;
+/** The built-in services, plus whatever the caller added (typed by the caller where it uses them). */
+export interface P2PServices extends Record<string, unknown> {
+  identify: Identify;
+  ping: Ping;
+}
+
+export type P2PNode = Libp2p<P2PServices>;
 
 /** A started libp2p node: TCP + (optional PSK) + Noise + Yamux, identify and ping. */
 export async function createP2PNode(options: P2PNodeOptions): Promise<P2PNode> {
@@ -73,5 +78,5 @@ export async function createP2PNode(options: P2PNodeOptions): Promise<P2PNode> {
     { peerId: node.peerId.toString(), addresses: node.getMultiaddrs().map(String), privateNetwork: psk !== undefined },
     'p2p node started',
   );
-  return node as P2PNode;
+  return node;
 }
