@@ -3,7 +3,11 @@ import { OciError, type Digest } from '@flotilla/oci';
 import type { Logger } from '@flotilla/log';
 import { DigestMismatchError, type BlobRecord, type BlobWriter, type ContentStore } from '@flotilla/store';
 import { upstreamFailure } from '../upstream-errors.ts';
+import { RecentChunks } from './recent-chunks.ts';
 import type { BlobFetchRequest, BlobSource } from './source.ts';
+
+/** Bytes of recent chunks kept per download for readers that keep up. */
+const RECENT_BYTES = 32 << 20;
 
 /** Where a download stands. Readers wait on `change` events and look at these fields. */
 export type DownloadState =
@@ -23,6 +27,8 @@ export class BlobDownload extends EventEmitter<{ change: [] }> {
   readonly digest: Digest;
   /** Which source produced the bytes (logged by readers). */
   readonly sourceName: string;
+  /** What was just written, for readers that keep up (bounded: older chunks are read back from the file). */
+  readonly recent = new RecentChunks(RECENT_BYTES);
   #state: DownloadState = { phase: 'starting' };
   readonly #abort = new AbortController();
 
@@ -56,6 +62,7 @@ export class BlobDownload extends EventEmitter<{ change: [] }> {
       if (existing) return this.#set({ phase: 'committed', record: existing, path: store.blobPath(existing.digest) });
       writer = await store.createWriter(this.digest);
       const activeWriter = writer;
+      activeWriter.on('written', (offset, chunk) => this.recent.add(offset, chunk));
       const fetch = await source.start({ ...request, signal: this.#abort.signal }, activeWriter);
       this.#set({ phase: 'streaming', size: fetch.size, writer: activeWriter });
       const onProgress = () => this.emit('change');

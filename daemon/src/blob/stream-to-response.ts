@@ -44,14 +44,18 @@ export async function streamDownload(download: BlobDownload, range: ByteRange, r
             : range.start;
       if (pos >= range.end) break;
       if (pos < limit) {
-        fd ??= await openSource(download);
-        const length = Math.min(limit - pos, READ_CHUNK);
-        const buffer = Buffer.allocUnsafe(length);
-        const { bytesRead } = await fd.read(buffer, 0, length, pos);
-        if (bytesRead === 0) throw new Error(`blob file shorter than expected at ${pos}`);
-        pos += bytesRead;
-        sent.bytes += bytesRead;
-        if (!res.write(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))) await drained(res);
+        let chunk = download.recent.slice(pos, limit);
+        if (!chunk) {
+          fd ??= await openSource(download);
+          const length = Math.min(limit - pos, READ_CHUNK);
+          const buffer = Buffer.allocUnsafe(length);
+          const { bytesRead } = await fd.read(buffer, 0, length, pos);
+          if (bytesRead === 0) throw new Error(`blob file shorter than expected at ${pos}`);
+          chunk = buffer.subarray(0, bytesRead);
+        }
+        pos += chunk.byteLength;
+        sent.bytes += chunk.byteLength;
+        if (!res.write(chunk)) await drained(res);
         continue;
       }
       await nextChange(download, res);

@@ -21,12 +21,18 @@ export interface BlobWriter {
    * Writes bytes at offset; resolves once they are in the file (not fsynced). Overlapping re-delivery of the same
    * range is allowed. The caller must not modify `bytes` until the promise settles (it is written and hashed in place).
    */
-  write(offset: number, bytes: Uint8Array): Promise<void>;
-  /** Convenience for sequential producers (origin): appends after everything appended so far. */
-  append(bytes: Uint8Array): Promise<void>;
+  write(offset: number, bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
+  /**
+   * Convenience for sequential producers (origin): appends after everything appended so far. A list of chunks is
+   * written with one vectored write, so network chunks need not be joined first.
+   */
+  append(bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /** 'progress' (contiguousBytes) is emitted whenever contiguousBytes grows. */
   on(event: 'progress', listener: (contiguousBytes: number) => void): this;
   off(event: 'progress', listener: (contiguousBytes: number) => void): this;
+  /** 'written' (offset, chunk) is emitted for each chunk once it is in the file: lets readers send it without reading it back. */
+  on(event: 'written', listener: (offset: number, chunk: Uint8Array) => void): this;
+  off(event: 'written', listener: (offset: number, chunk: Uint8Array) => void): this;
   /**
    * Seals the writer (no more writes) and checks that the blob is complete and matches its digest, without storing
    * it yet. Once it resolves the bytes in tempPath are known good, so readers may release them before the (slow)
@@ -102,18 +108,18 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
     return this.#contiguous;
   }
 
-  write(offset: number, bytes: Uint8Array): Promise<void> {
-    const pending = this.#write(offset, bytes);
+  write(offset: number, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const pending = this.#write(offset, Array.isArray(bytes) ? bytes : [bytes as Uint8Array]);
     this.#inFlight.add(pending);
     const forget = (): void => void this.#inFlight.delete(pending);
     pending.then(forget, forget);
     return pending;
   }
 
-  append(bytes: Uint8Array): Promise<void> {
+  append(bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     // Reserve the range synchronously so appends issued without awaiting still land back to back.
     const offset = Math.max(this.#appendOffset, this.#contiguous);
-    this.#appendOffset = offset + bytes.byteLength;
+    this.#appendOffset = offset + totalLength(bytes);
     return this.write(offset, bytes);
   }
 
@@ -163,19 +169,38 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
     await this.#discard();
   }
 
-  async #write(offset: number, bytes: Uint8Array): Promise<void> {
+  async #write(offset: number, chunks: readonly Uint8Array[]): Promise<void> {
     this.#assertWritable();
-    const end = offset + bytes.byteLength;
+    const length = totalLength(chunks);
+    const end = offset + length;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`invalid write offset ${offset}`);
     if (this.#size !== undefined && end > this.#size) {
       throw new RangeError(`write [${offset}, ${end}) exceeds the blob size ${this.#size} of ${this.digest.value}`);
     }
-    let written = 0;
-    while (written < bytes.byteLength) {
-      const { bytesWritten } = await this.#fh.write(bytes, written, bytes.byteLength - written, offset + written);
-      written += bytesWritten;
+    let { bytesWritten: written } = await this.#fh.writev(chunks as Uint8Array[], offset);
+    // A short vectored write is rare on a regular file; finish the rest plainly.
+    let chunkStart = 0;
+    for (const chunk of chunks) {
+      const chunkEnd = chunkStart + chunk.byteLength;
+      while (written < chunkEnd) {
+        const from = written - chunkStart;
+        const { bytesWritten } = await this.#fh.write(chunk, from, chunk.byteLength - from, offset + written);
+        written += bytesWritten;
+      }
+      chunkStart = chunkEnd;
     }
-    await this.#enqueueHashing(() => this.#absorb(offset, bytes));
+    await this.#enqueueHashing(async () => {
+      let at = offset;
+      for (const chunk of chunks) {
+        await this.#absorb(at, chunk);
+        at += chunk.byteLength;
+      }
+    });
+    let at = offset;
+    for (const chunk of chunks) {
+      this.emit('written', at, chunk);
+      at += chunk.byteLength;
+    }
   }
 
   #enqueueHashing(step: () => Promise<void>): Promise<void> {
@@ -231,4 +256,11 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
   #assertWritable(): void {
     if (this.#finished) throw new Error(`blob writer for ${this.digest.value} is already committed or aborted`);
   }
+}
+
+function totalLength(bytes: Uint8Array | readonly Uint8Array[]): number {
+  if (!Array.isArray(bytes)) return (bytes as Uint8Array).byteLength;
+  let total = 0;
+  for (const chunk of bytes as readonly Uint8Array[]) total += chunk.byteLength;
+  return total;
 }
