@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { open, rm, type FileHandle } from 'node:fs/promises';
-import type { Hash } from 'node:crypto';
-import { hasherFor, type Digest } from '@flotilla/oci';
+import type { Digest } from '@flotilla/oci';
 import { ByteRanges } from './byte-ranges.ts';
 import { DigestMismatchError } from './errors.ts';
+import { createHasher, type Hasher } from './hasher.ts';
 import type { BlobRecord, CommitMeta } from './types.ts';
 
 /**
@@ -69,7 +69,7 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
   readonly tempPath: string;
   readonly #size: number | undefined;
   readonly #fh: FileHandle;
-  readonly #hasher: Hash;
+  readonly #hasher: Hasher;
   readonly #commitBlob: CommitBlob;
   /** Written ranges beyond the contiguous prefix: kept as offsets only, the bytes stay in the file. */
   readonly #ahead = new ByteRanges();
@@ -91,7 +91,7 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
     this.tempPath = options.tempPath;
     this.#size = options.size;
     this.#fh = fh;
-    this.#hasher = hasherFor(options.digest);
+    this.#hasher = createHasher(options.digest, options.size);
     this.#commitBlob = options.commitBlob;
   }
 
@@ -156,7 +156,7 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
       if (this.#contiguous !== expectedSize || !this.#ahead.isEmpty) {
         throw new Error(`blob ${this.digest.value} is incomplete: ${this.#contiguous} contiguous bytes of ${expectedSize}`);
       }
-      const actual = `${this.digest.algorithm}:${this.#hasher.digest('hex')}`;
+      const actual = `${this.digest.algorithm}:${await this.#hasher.digest()}`;
       if (actual !== this.digest.value) throw new DigestMismatchError(this.digest.value, actual);
     } catch (error) {
       await this.#discard();
@@ -222,7 +222,7 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
       return;
     }
     if (end > this.#contiguous) {
-      this.#hasher.update(bytes.subarray(this.#contiguous - offset));
+      await this.#hasher.update(bytes.subarray(this.#contiguous - offset));
       this.#advanceTo(end);
     }
     await this.#readBackAhead();
@@ -237,7 +237,7 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
       const length = Math.min(buffer.byteLength, end - this.#contiguous);
       const { bytesRead } = await this.#fh.read(buffer, 0, length, this.#contiguous);
       if (bytesRead === 0) throw new Error(`temp file ${this.tempPath} ended at ${this.#contiguous} while reading back`);
-      this.#hasher.update(buffer.subarray(0, bytesRead));
+      await this.#hasher.update(buffer.subarray(0, bytesRead));
       this.#advanceTo(this.#contiguous + bytesRead);
     }
   }
@@ -248,6 +248,7 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
   }
 
   async #discard(): Promise<void> {
+    this.#hasher.discard();
     // FileHandle.close waits for operations in flight; closing twice rejects, which is harmless here.
     await this.#fh.close().catch(() => undefined);
     await rm(this.tempPath, { force: true });

@@ -202,9 +202,28 @@ describe('ContentStore writes', () => {
     const seen: Array<[number, number]> = [];
     writer.on('written', (offset, chunk) => seen.push([offset, chunk.byteLength]));
     await Promise.all([writer.append(chunks.slice(0, 2)), writer.append(chunks.slice(2))]);
-    expect(seen).toEqual([[0, 70_000], [70_000, 1], [70_001, 300_000], [370_001, 65_536]]);
+    expect(seen.sort((a, b) => a[0] - b[0])).toEqual([[0, 70_000], [70_000, 1], [70_001, 300_000], [370_001, 65_536]]);
     await writer.commit({ source: 'origin' });
     expect(Buffer.compare(await readFile(store.blobPath(digestOf(whole))), whole)).toBe(0);
+  });
+
+  it('hashes large blobs on the worker thread: shuffled pieces commit, a wrong byte is caught', async () => {
+    const store = await openStore();
+    const bytes = randomBytes(12 << 20);
+    const piece = 1 << 20;
+    const order = [...Array(12).keys()].sort(() => Math.random() - 0.5);
+    const writer = await store.createWriter(parseDigest(digestOf(bytes)), bytes.byteLength);
+    await Promise.all(order.map((i) => writer.write(i * piece, bytes.subarray(i * piece, (i + 1) * piece))));
+    expect((await writer.commit({ source: 'peer' })).size).toBe(bytes.byteLength);
+
+    const wrong = Buffer.from(bytes);
+    wrong[7 << 20] = wrong[7 << 20]! ^ 1;
+    // Unknown size also takes the worker path.
+    const bad = await store.createWriter(parseDigest(digestOf(bytes, 'sha512')));
+    await bad.append([wrong.subarray(0, 5 << 20), wrong.subarray(5 << 20)]);
+    const error = await bad.commit({ source: 'origin' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DigestMismatchError);
+    expect((error as DigestMismatchError).actual).toBe(digestOf(wrong, 'sha512'));
   });
 
   it('refuses to commit an incomplete blob and discards it', async () => {

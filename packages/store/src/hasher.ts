@@ -1,0 +1,129 @@
+import { Worker } from 'node:worker_threads';
+import { hasherFor, type Digest } from '@flotilla/oci';
+import type { HashReply, HashRequest } from './hash-worker.ts';
+
+/** An incremental digest. `update` may wait (backpressure) but must be called in order. */
+export interface Hasher {
+  update(bytes: Uint8Array): Promise<void> | void;
+  /** The hex digest of everything updated; the hasher is done after this. */
+  digest(): Promise<string>;
+  /** Drops the session without a result. */
+  discard(): void;
+}
+
+/** Blobs below this size hash inline: a worker round trip costs more than it saves. */
+const WORKER_MIN_BYTES = 4 << 20;
+const BATCH_BYTES = 1 << 20;
+/** Batches handed to the worker and not yet returned; beyond this `update` waits. */
+const MAX_OUTSTANDING = 16;
+
+/** sha256 runs near 2 GB/s on one core, the same order as a cold pull: hashing on a worker frees the main thread. */
+export function createHasher(digest: Digest, expectedSize: number | undefined): Hasher {
+  if (expectedSize !== undefined && expectedSize < WORKER_MIN_BYTES) return inlineHasher(digest);
+  return HashWorkerClient.shared().open(digest);
+}
+
+function inlineHasher(digest: Digest): Hasher {
+  const hash = hasherFor(digest);
+  return {
+    update: (bytes) => void hash.update(bytes),
+    digest: async () => hash.digest('hex'),
+    discard: () => {},
+  };
+}
+
+/** One worker thread shared by every blob being written in this process; sessions keep blobs apart. */
+class HashWorkerClient {
+  static #instance: HashWorkerClient | undefined;
+  readonly #worker: Worker;
+  readonly #free: ArrayBuffer[] = [];
+  readonly #waitingForBuffer: Array<() => void> = [];
+  readonly #digests = new Map<number, (hex: string) => void>();
+  #outstanding = 0;
+  #nextSession = 1;
+  #openSessions = 0;
+
+  static shared(): HashWorkerClient {
+    return (HashWorkerClient.#instance ??= new HashWorkerClient());
+  }
+
+  private constructor() {
+    this.#worker = new Worker(new URL('./hash-worker.ts', import.meta.url));
+    this.#worker.unref();
+    this.#worker.on('message', (reply: HashReply) => this.#onReply(reply));
+  }
+
+  open(digest: Digest): Hasher {
+    const session = this.#nextSession++;
+    this.#post({ kind: 'open', session, algorithm: digest.algorithm });
+    this.#openSessions++;
+    let batch: Uint8Array | undefined;
+    let filled = 0;
+    let finished = false;
+    const flush = () => {
+      if (!batch || filled === 0) return;
+      this.#post({ kind: 'update', session, buffer: batch.buffer as ArrayBuffer, length: filled }, [batch.buffer as ArrayBuffer]);
+      batch = undefined;
+      filled = 0;
+    };
+    const finish = () => {
+      finished = true;
+      if (--this.#openSessions === 0 && this.#digests.size === 0) this.#worker.unref();
+    };
+    return {
+      update: async (bytes) => {
+        let offset = 0;
+        while (offset < bytes.byteLength) {
+          if (!batch) {
+            batch = new Uint8Array(await this.#takeBuffer());
+            filled = 0;
+          }
+          const n = Math.min(bytes.byteLength - offset, batch.byteLength - filled);
+          batch.set(bytes.subarray(offset, offset + n), filled);
+          filled += n;
+          offset += n;
+          if (filled === batch.byteLength) flush();
+        }
+      },
+      digest: () => {
+        flush();
+        const result = new Promise<string>((resolve) => this.#digests.set(session, resolve));
+        this.#post({ kind: 'digest', session });
+        finish();
+        return result;
+      },
+      discard: () => {
+        if (finished) return;
+        if (batch) this.#free.push(batch.buffer as ArrayBuffer);
+        batch = undefined;
+        this.#post({ kind: 'close', session });
+        finish();
+      },
+    };
+  }
+
+  async #takeBuffer(): Promise<ArrayBuffer> {
+    while (this.#free.length === 0 && this.#outstanding >= MAX_OUTSTANDING) {
+      await new Promise<void>((resolve) => this.#waitingForBuffer.push(resolve));
+    }
+    this.#outstanding++;
+    return this.#free.pop() ?? new ArrayBuffer(BATCH_BYTES);
+  }
+
+  #post(message: HashRequest, transfer: ArrayBuffer[] = []): void {
+    this.#worker.ref();
+    this.#worker.postMessage(message, transfer);
+  }
+
+  #onReply(reply: HashReply): void {
+    if (reply.kind === 'done') {
+      this.#outstanding--;
+      this.#free.push(reply.buffer);
+      this.#waitingForBuffer.shift()?.();
+      return;
+    }
+    this.#digests.get(reply.session)?.(reply.hex);
+    this.#digests.delete(reply.session);
+    if (this.#openSessions === 0 && this.#digests.size === 0) this.#worker.unref();
+  }
+}
