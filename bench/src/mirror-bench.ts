@@ -40,8 +40,8 @@ async function main(): Promise<number> {
     await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
     process.stdout.write(renderMarkdown(report));
     progress(`wrote ${jsonPath}`);
-    if (!report.contentOk) progress('some pulls returned the wrong content: the figures do not count');
-    return report.contentOk ? 0 : 1;
+    if (!report.allOk) progress(`${report.failures.length} requests failed or some returned wrong content: see the report`);
+    return report.allOk ? 0 : 1;
   } finally {
     await cleanup.run();
   }

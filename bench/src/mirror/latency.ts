@@ -1,6 +1,7 @@
 import { Agent, request } from 'node:http';
 import { DEFAULT_MANIFEST_ACCEPT } from '@flotilla/oci';
 import type { Cleanup } from './cleanup.ts';
+import { attempt, type Failure } from './failure.ts';
 import { cpuDuring } from './proc.ts';
 import { directTarget, startDaemonTarget, startProxyTarget, TAG, type Origin, type PullTarget, type TargetName } from './setup.ts';
 import { percentile } from './stats.ts';
@@ -21,6 +22,8 @@ export interface LatencyRun {
   newConnections: number;
   /** Measured requests whose answer was not 200 with the manifest's Docker-Content-Digest. */
   wrongAnswers: number;
+  /** Requests that got no answer at all; they are left out of the percentiles. */
+  failures: Failure[];
   cpu: Record<string, number>;
 }
 
@@ -50,11 +53,16 @@ export async function measureHeadLatency(
 async function headRun(target: PullTarget, manifestDigest: string, plan: LatencyPlan): Promise<LatencyRun> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const url = target.manifestUrl(TAG);
+  const failures: Failure[] = [];
+  const headOnce = (what: string) => attempt(what, target, failures, () => head(agent, url));
   try {
-    for (let i = 0; i < plan.warmup; i++) await head(agent, url);
+    for (let i = 0; i < plan.warmup; i++) await headOnce(`HEAD ${target.name} warm-up #${i + 1}`);
     const { result: answers, cpu } = await cpuDuring(target.pids, async () => {
       const answers: HeadAnswer[] = [];
-      for (let i = 0; i < plan.count; i++) answers.push(await head(agent, url));
+      for (let i = 0; i < plan.count; i++) {
+        const answer = await headOnce(`HEAD ${target.name} #${i + 1}`);
+        if (answer) answers.push(answer);
+      }
       return answers;
     });
     const millis = answers.map((a) => a.ms);
@@ -66,6 +74,7 @@ async function headRun(target: PullTarget, manifestDigest: string, plan: Latency
       maxMs: Math.max(...millis),
       newConnections: answers.filter((a) => !a.reusedSocket).length,
       wrongAnswers: answers.filter((a) => a.status !== 200 || a.digest !== manifestDigest).length,
+      failures,
       cpu,
     };
   } finally {

@@ -1,5 +1,6 @@
 import type { Cleanup } from './cleanup.ts';
 import { verifiedPull, type Verification } from './curl.ts';
+import { attempt, type Failure } from './failure.ts';
 import { cpuDuring, peakRssBytes, resetPeakRss, sampleRss } from './proc.ts';
 import { startDaemonTarget, type Origin } from './setup.ts';
 
@@ -24,6 +25,7 @@ export interface MemoryRun {
   maxSampleGapMs: number;
   cpu: Record<string, number>;
   verifications: Verification[];
+  failures: Failure[];
 }
 
 /** Starts a fresh daemon and lets `clients` curl processes pull the memory blob at once, sampling its RSS. */
@@ -40,15 +42,9 @@ export async function measureDaemonMemory(
     const sampler = sampleRss(pid, plan.sampleIntervalMs);
     const started = performance.now();
     const url = target.blobUrl(origin.memBlob.digest);
-    let pulled;
-    try {
-      pulled = await cpuDuring(target.pids, () =>
-        Promise.all(Array.from({ length: plan.clients }, () => verifiedPull(url, origin.memBlob))),
-      );
-    } catch (err) {
-      await sampler.stop().catch(() => undefined); // the pull's error is the one to report
-      throw err;
-    }
+    const failures: Failure[] = [];
+    const pull = (client: number) => attempt(`memory client ${client}`, target, failures, () => verifiedPull(url, origin.memBlob));
+    const pulled = await cpuDuring(target.pids, () => Promise.all(Array.from({ length: plan.clients }, (_, i) => pull(i + 1))));
     const rss = await sampler.stop();
     const kernelPeak = await peakRssBytes(pid);
     const run: MemoryRun = {
@@ -62,7 +58,8 @@ export async function measureDaemonMemory(
       samples: rss.samples,
       maxSampleGapMs: rss.maxGapMs,
       cpu: pulled.cpu,
-      verifications: pulled.result,
+      verifications: pulled.result.filter((v) => v !== undefined),
+      failures,
     };
     const okCount = run.verifications.filter((v) => v.ok).length;
     progress(`memory: peak RSS ${(run.peakRssBytes / 2 ** 20).toFixed(0)} MiB, ${okCount}/${run.clients} digests ok`);

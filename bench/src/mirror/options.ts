@@ -38,6 +38,9 @@ const blobSize = byteSize({ min: 2 ** 20 });
 const MAX_BLOB = 2 ** 31 - 1;
 const repetitions = int({ min: 1, max: 100 });
 
+/** A byte count the way the flags take it: 512MiB, 1GiB. */
+export const formatSize = (bytes: number): string => blobSize.format(bytes);
+
 /** Parses the flags; returns undefined for --help. Throws UsageError naming the bad flag. */
 export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
   let values;

@@ -1,7 +1,8 @@
+import type { Failure } from './failure.ts';
 import type { LatencyPlan, LatencyRun } from './latency.ts';
 import type { MachineInfo } from './machine.ts';
 import type { MemoryPlan, MemoryRun } from './memory.ts';
-import type { BenchOptions } from './options.ts';
+import { formatSize, type BenchOptions } from './options.ts';
 import { median } from './stats.ts';
 import type { Mode, ModeRuns } from './throughput.ts';
 
@@ -17,6 +18,7 @@ export interface ThroughputSummary {
   /** Median cores kept busy per process (CPU seconds ÷ wall seconds of the same run). */
   cores: Record<string, number>;
   digestOk: boolean;
+  failedPulls: number;
 }
 
 export interface LatencySummary extends LatencyRun {
@@ -43,8 +45,10 @@ export interface MirrorReport {
   /** 1/5/15-minute load averages before and after: near or above the core count, other work shared the CPUs. */
   load: { start: number[]; end: number[] };
   goals: GoalCheck[];
-  /** Every pull and HEAD got the right content; when false the figures do not count. */
-  contentOk: boolean;
+  /** Requests that got no answer or an error status, in every phase. */
+  failures: Failure[];
+  /** Every pull and HEAD completed with the right content; when false, read `failures` before the figures. */
+  allOk: boolean;
 }
 
 export interface Measurements {
@@ -61,10 +65,11 @@ export function buildReport(m: Measurements): MirrorReport {
   const direct = m.latency.find((run) => run.target === 'direct');
   if (!direct) throw new Error('no direct HEAD run to compare with');
   const latency = m.latency.map((run) => ({ ...run, addedP50Ms: run.p50Ms - direct.p50Ms }));
-  const contentOk =
+  const failures = [...m.throughput.flatMap((t) => t.failures), ...m.latency.flatMap((l) => l.failures), ...m.memory.failures];
+  const allOk =
+    failures.length === 0 &&
     throughput.every((t) => t.digestOk) &&
     latency.every((l) => l.wrongAnswers === 0) &&
-    m.memory.verifications.length === m.memory.clients &&
     m.memory.verifications.every((v) => v.ok);
   return {
     date: new Date().toISOString(),
@@ -75,7 +80,8 @@ export function buildReport(m: Measurements): MirrorReport {
     memory: m.memory,
     load: m.load,
     goals: checkGoals(throughput, latency, m.memory),
-    contentOk,
+    failures,
+    allOk,
   };
 }
 
@@ -91,42 +97,53 @@ function summarizeMode(runs: ModeRuns): ThroughputSummary {
     cpuSeconds: perProcess((run, name) => run.cpu[name] ?? 0),
     cores: perProcess((run, name) => (run.cpu[name] ?? 0) / run.seconds),
     digestOk: runs.verifications.length > 0 && runs.verifications.every((v) => v.ok),
+    failedPulls: runs.failures.length,
   };
 }
 
 function checkGoals(throughput: ThroughputSummary[], latency: LatencySummary[], memory: MemoryRun): GoalCheck[] {
   const gbps = (mode: Mode) => throughput.find((t) => t.mode === mode)?.medianGBps ?? Number.NaN;
-  const added = (target: string) => latency.find((l) => l.target === target)?.addedP50Ms ?? Number.NaN;
-  const peakMiB = memory.peakRssBytes / MiB;
-  const atLeast = (value: number, goal: number) => value >= goal;
-  const atMost = (value: number, goal: number) => value <= goal;
   const ratio = (a: Mode, b: Mode) => gbps(a) / gbps(b);
+  const added = (target: string) => latency.find((l) => l.target === target)?.addedP50Ms ?? Number.NaN;
   return [
-    { measure: 'daemon cold ÷ direct', value: ratio('daemon cold', 'direct'), unit: '×', goal: '≥ 0.9×', met: atLeast(ratio('daemon cold', 'direct'), 0.9) },
-    { measure: 'daemon warm ÷ proxy warm', value: ratio('daemon warm', 'proxy warm'), unit: '×', goal: '≥ 1×', met: atLeast(ratio('daemon warm', 'proxy warm'), 1) },
-    { measure: 'proxy cold ÷ direct', value: ratio('proxy cold', 'direct'), unit: '×', goal: '(baseline)', met: null },
-    { measure: 'HEAD added p50, daemon', value: added('daemon'), unit: 'ms', goal: '≤ 2 ms', met: atMost(added('daemon'), 2) },
-    { measure: 'HEAD added p50, proxy', value: added('proxy'), unit: 'ms', goal: '(baseline)', met: null },
-    { measure: `daemon peak RSS, ${memory.clients} clients`, value: peakMiB, unit: 'MiB', goal: '≤ 200 MiB', met: atMost(peakMiB, 200) },
+    check('daemon cold ÷ direct', ratio('daemon cold', 'direct'), '×', { atLeast: 0.9 }),
+    check('daemon warm ÷ proxy warm', ratio('daemon warm', 'proxy warm'), '×', { atLeast: 1 }),
+    check('proxy cold ÷ direct', ratio('proxy cold', 'direct'), '×'),
+    check('HEAD added p50, daemon', added('daemon'), 'ms', { atMost: 2 }),
+    check('HEAD added p50, proxy', added('proxy'), 'ms'),
+    check(`daemon peak RSS, ${memory.clients} clients`, memory.peakRssBytes / MiB, 'MiB', { atMost: 200 }),
   ];
+}
+
+/** A figure against its bound; without a bound it is context (a baseline's own ratio). */
+function check(measure: string, value: number, unit: string, bound?: { atLeast: number } | { atMost: number }): GoalCheck {
+  if (!bound) return { measure, value, unit, goal: '(baseline)', met: null };
+  const [sign, limit, met] = 'atLeast' in bound ? ['≥', bound.atLeast, value >= bound.atLeast] : ['≤', bound.atMost, value <= bound.atMost];
+  return { measure, value, unit, goal: `${sign} ${withUnit(String(limit), unit)}`, met };
+}
+
+function withUnit(value: string, unit: string): string {
+  return unit === '×' ? `${value}×` : `${value} ${unit}`;
 }
 
 /** The report as markdown tables, absolute numbers first, then the ratios against this run's baselines. */
 export function renderMarkdown(r: MirrorReport): string {
   const { machine: mc, options: o, memory: mem } = r;
   const lines = [
-    `## Mirror benchmark: ${size(o.size)} blob, ${o.repeat} repetitions (medians)`,
+    `## Mirror benchmark: ${formatSize(o.size)} blob, ${o.repeat} repetitions (medians)`,
     '',
     `${mc.cpuModel}, ${mc.cores} cores, ${mc.memoryGiB} GiB · Linux ${mc.kernel} · node ${mc.node} · ${mc.dockerRegistry} · ${mc.curl} · commit ${mc.commit} · ${r.date}`,
     '',
     `Load average (1/5/15 min): ${r.load.start.map((v) => fixed(v, 2)).join(' / ')} before, ${r.load.end.map((v) => fixed(v, 2)).join(' / ')} after (${mc.cores} cores).`,
     '',
-    r.contentOk ? 'All pulls and HEADs returned the right content.' : '**WRONG CONTENT: some pulls or HEADs returned the wrong bytes; the figures do not count.**',
+    r.allOk
+      ? 'Every pull and HEAD completed with the right content.'
+      : `**Not every request completed with the right content (${r.failures.length} failed; see the sha256 and failure columns and Failures below).**`,
     '',
     `### Blob pull (curl → /dev/null, one process per pull)`,
     '',
     table(
-      ['mode', 'median GB/s', 'runs GB/s', 'median s', 'origin CPU s (cores)', 'proxy CPU s (cores)', 'daemon CPU s (cores)', 'sha256'],
+      ['mode', 'median GB/s', 'runs GB/s', 'median s', 'origin CPU s (cores)', 'proxy CPU s (cores)', 'daemon CPU s (cores)', 'sha256', 'failed'],
       r.throughput.map((t) => [
         t.mode,
         fixed(t.medianGBps, 2),
@@ -136,13 +153,14 @@ export function renderMarkdown(r: MirrorReport): string {
         cpu(t, 'proxy'),
         cpu(t, 'daemon'),
         t.digestOk ? 'ok' : '**WRONG**',
+        String(t.failedPulls),
       ]),
     ),
     '',
     `### Manifest HEAD by tag (${o.count} sequential after ${o.warmup} warm-up, one keep-alive connection)`,
     '',
     table(
-      ['target', 'p50 ms', 'p99 ms', 'max ms', 'added p50 ms', 'origin CPU s', 'mirror CPU s', 'new connections', 'wrong answers'],
+      ['target', 'p50 ms', 'p99 ms', 'max ms', 'added p50 ms', 'origin CPU s', 'mirror CPU s', 'new connections', 'wrong answers', 'failed'],
       r.latency.map((l) => [
         l.target,
         fixed(l.p50Ms, 3),
@@ -153,13 +171,14 @@ export function renderMarkdown(r: MirrorReport): string {
         l.target === 'direct' ? '—' : fixed(l.cpu['daemon'] ?? l.cpu['proxy'] ?? 0, 2),
         String(l.newConnections),
         String(l.wrongAnswers),
+        String(l.failures.length),
       ]),
     ),
     '',
-    `### Daemon memory (${mem.clients} curl clients, one ${size(mem.blobBytes)} blob, cold daemon, RSS every ${o.sampleIntervalMs} ms)`,
+    `### Daemon memory (${mem.clients} curl clients, one ${formatSize(mem.blobBytes)} blob, cold daemon, RSS every ${o.sampleIntervalMs} ms)`,
     '',
     table(
-      ['peak RSS MiB', 'VmHWM MiB', 'idle RSS MiB', 'seconds', 'GB/s (all clients)', 'daemon CPU s', 'origin CPU s', 'samples (max gap ms)', 'sha256'],
+      ['peak RSS MiB', 'VmHWM MiB', 'idle RSS MiB', 'seconds', 'GB/s (all clients)', 'daemon CPU s', 'origin CPU s', 'samples (max gap ms)', 'sha256', 'failed'],
       [
         [
           fixed(mem.peakRssBytes / MiB, 1),
@@ -171,6 +190,7 @@ export function renderMarkdown(r: MirrorReport): string {
           fixed(mem.cpu['origin'] ?? 0, 2),
           `${mem.samples} (${fixed(mem.maxSampleGapMs, 0)})`,
           `${mem.verifications.filter((v) => v.ok).length}/${mem.clients} ok`,
+          String(mem.failures.length),
         ],
       ],
     ),
@@ -179,10 +199,17 @@ export function renderMarkdown(r: MirrorReport): string {
     '',
     table(
       ['measure', 'value', 'goal', 'met'],
-      r.goals.map((g) => [g.measure, `${fixed(g.value, 2)}${g.unit === '×' ? '×' : ` ${g.unit}`}`, g.goal, g.met === null ? '' : g.met ? 'yes' : '**no**']),
+      r.goals.map((g) => [g.measure, withUnit(fixed(g.value, 2), g.unit), g.goal, g.met === null ? '' : g.met ? 'yes' : '**no**']),
     ),
+    ...renderFailures(r.failures),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function renderFailures(failures: Failure[]): string[] {
+  if (failures.length === 0) return [];
+  const block = (f: Failure) => [...f.error.trim().split('\n'), '--- last lines the server printed ---', ...f.serverOutput.split('\n')];
+  return ['', '### Failures', ...failures.flatMap((f) => ['', `- **${f.what}**`, '', '  ```', ...block(f).map((l) => `  ${l}`), '  ```'])];
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -196,8 +223,4 @@ function cpu(t: ThroughputSummary, process: string): string {
 
 function fixed(value: number, digits: number): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
-}
-
-function size(bytes: number): string {
-  return bytes % 2 ** 30 === 0 ? `${bytes / 2 ** 30} GiB` : `${fixed(bytes / MiB, bytes % MiB === 0 ? 0 : 1)} MiB`;
 }

@@ -3,7 +3,7 @@ import type { Cleanup } from './cleanup.ts';
 import { measureHeadLatency } from './latency.ts';
 import { describeMachine } from './machine.ts';
 import { measureDaemonMemory } from './memory.ts';
-import type { BenchOptions } from './options.ts';
+import { formatSize, type BenchOptions } from './options.ts';
 import { buildReport, type MirrorReport } from './report.ts';
 import { startOrigin } from './setup.ts';
 import { measureThroughput } from './throughput.ts';
@@ -20,7 +20,7 @@ export async function runMirrorBench(
 ): Promise<MirrorReport> {
   const loadAtStart = loadavg();
   const machine = await describeMachine();
-  progress(`pushing bench:v1 (${options.size} + ${options.memSize} random bytes) to a fresh origin`);
+  progress(`pushing bench:v1 (random layers of ${formatSize(options.size)} and ${formatSize(options.memSize)}) to a fresh origin`);
   const origin = await startOrigin(cleanup, options);
   progress(`origin ${origin.registry.url}, blob ${origin.blob.digest}`);
   const throughput = await measureThroughput(cleanup, origin, options.repeat, progress);

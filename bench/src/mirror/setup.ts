@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDigest } from '@flotilla/oci';
-import { pushRandomImage, startFlotillaDaemon, startRegistry, waitFor, type Registry } from '@flotilla/test';
+import { pushRandomImage, startFlotillaDaemon, startRegistry, waitFor, type Registry, type Service } from '@flotilla/test';
 import type { Cleanup } from './cleanup.ts';
 import type { BlobRef } from './curl.ts';
 
@@ -25,6 +25,8 @@ export interface PullTarget {
   pids: Record<string, number>;
   /** Resolves once the mirror has the blob in its own storage, so the next pull is warm. */
   waitCached(blob: BlobRef): Promise<void>;
+  /** The last lines the server in front printed, to put next to a failed request. */
+  outputTail(): string;
   stop(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export function directTarget(origin: Origin): PullTarget {
     ...registryUrls(origin.registry.url),
     pids: { origin: pidOf(origin.registry) },
     waitCached: async () => {},
+    outputTail: () => tail(origin.registry.service),
     stop: async () => {},
   };
 }
@@ -60,6 +63,7 @@ export async function startProxyTarget(cleanup: Cleanup, origin: Origin): Promis
     pids: { origin: pidOf(origin.registry), proxy: pidOf(proxy) },
     // distribution's filesystem layout: docker/registry/v2/blobs/<alg>/<2 hex>/<hex>/data
     waitCached: (blob) => waitForFile(join(proxy.root, 'docker/registry/v2/blobs', shardPath(blob.digest), 'data')),
+    outputTail: () => tail(proxy.service),
     stop: proxy.stop,
   };
 }
@@ -77,6 +81,7 @@ export async function startDaemonTarget(cleanup: Cleanup, origin: Origin): Promi
     pids: { origin: pidOf(origin.registry), daemon: pid },
     // The daemon's content store (packages/store layout): <data-dir>/store/blobs/<alg>/<2 hex>/<hex>
     waitCached: (blob) => waitForFile(join(daemon.dataDir, 'store/blobs', shardPath(blob.digest))),
+    outputTail: () => tail(daemon.service),
     stop: daemon.stop,
   };
 }
@@ -86,6 +91,12 @@ function registryUrls(base: string): Pick<PullTarget, 'blobUrl' | 'manifestUrl'>
     blobUrl: (digest) => `${base}/v2/${REPOSITORY}/blobs/${digest}`,
     manifestUrl: (reference) => `${base}/v2/${REPOSITORY}/manifests/${reference}`,
   };
+}
+
+const TAIL_LINES = 8;
+
+function tail(service: Service): string {
+  return service.output().trimEnd().split('\n').slice(-TAIL_LINES).join('\n');
 }
 
 function pidOf(registry: Registry): number {

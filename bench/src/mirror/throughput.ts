@@ -1,5 +1,6 @@
 import type { Cleanup } from './cleanup.ts';
 import { timedPull, verifiedPull, type TimedPull, type Verification } from './curl.ts';
+import { attempt, type Failure } from './failure.ts';
 import { cpuDuring } from './proc.ts';
 import { directTarget, startDaemonTarget, startProxyTarget, type Origin, type PullTarget } from './setup.ts';
 
@@ -11,11 +12,12 @@ export interface PullSample extends TimedPull {
   cpu: Record<string, number>;
 }
 
-/** Every pull of one mode: the timed repetitions and the digest-checked ones. */
+/** Every pull of one mode: the timed repetitions, the digest-checked ones, and those that failed. */
 export interface ModeRuns {
   mode: Mode;
   runs: PullSample[];
   verifications: Verification[];
+  failures: Failure[];
 }
 
 type PullRecorder = (mode: Mode, target: PullTarget) => Promise<void>;
@@ -31,25 +33,41 @@ export async function measureThroughput(
   repeat: number,
   progress: (line: string) => void,
 ): Promise<ModeRuns[]> {
-  const results = new Map<Mode, ModeRuns>(MODES.map((mode) => [mode, { mode, runs: [], verifications: [] }]));
+  const results = new Map<Mode, ModeRuns>(MODES.map((mode) => [mode, { mode, runs: [], verifications: [], failures: [] }]));
   const url = (target: PullTarget) => target.blobUrl(origin.blob.digest);
 
-  await round(cleanup, origin, async (mode, target) => {
-    const verification = await verifiedPull(url(target), origin.blob);
-    results.get(mode)!.verifications.push(verification);
-    progress(`verify ${mode}: ${verification.ok ? 'digest ok' : `WRONG CONTENT (${verification.bytes} bytes, ${verification.digest})`}`);
+  const failuresOf = (mode: Mode) => results.get(mode)!.failures;
+  await round(cleanup, origin, failuresOf, async (mode, target) => {
+    const modeRuns = results.get(mode)!;
+    const verification = await attempt(`verify ${mode}`, target, modeRuns.failures, () => verifiedPull(url(target), origin.blob));
+    if (verification) modeRuns.verifications.push(verification);
+    progress(`verify ${mode}: ${describeVerification(verification)}`);
   });
   for (let i = 1; i <= repeat; i++) {
-    await round(cleanup, origin, async (mode, target) => {
-      const { result, cpu } = await cpuDuring(target.pids, () => timedPull(url(target)));
-      results.get(mode)!.runs.push({ ...result, cpu });
-      progress(`#${i} ${mode}: ${(result.bytes / result.seconds / 1e9).toFixed(2)} GB/s`);
+    await round(cleanup, origin, failuresOf, async (mode, target) => {
+      const modeRuns = results.get(mode)!;
+      const sample = await attempt(`#${i} ${mode}`, target, modeRuns.failures, async () => {
+        const { result, cpu } = await cpuDuring(target.pids, () => timedPull(url(target)));
+        return { ...result, cpu };
+      });
+      if (sample) modeRuns.runs.push(sample);
+      progress(`#${i} ${mode}: ${sample ? `${(sample.bytes / sample.seconds / 1e9).toFixed(2)} GB/s` : 'FAILED'}`);
     });
   }
   return [...results.values()];
 }
 
-async function round(cleanup: Cleanup, origin: Origin, record: PullRecorder): Promise<void> {
+function describeVerification(v: Verification | undefined): string {
+  if (!v) return 'FAILED';
+  return v.ok ? 'digest ok' : `WRONG CONTENT (${v.bytes} bytes, ${v.digest})`;
+}
+
+async function round(
+  cleanup: Cleanup,
+  origin: Origin,
+  failuresOf: (mode: Mode) => Failure[],
+  record: PullRecorder,
+): Promise<void> {
   await record('direct', directTarget(origin));
   const mirrors = [
     ['proxy', startProxyTarget],
@@ -59,8 +77,11 @@ async function round(cleanup: Cleanup, origin: Origin, record: PullRecorder): Pr
     const target = await start(cleanup, origin);
     try {
       await record(`${name} cold`, target);
-      await target.waitCached(origin.blob);
-      await record(`${name} warm`, target);
+      const warm = `${name} warm` as const;
+      const stored = await attempt(`${warm}: the cold pull stored`, target, failuresOf(warm), () =>
+        target.waitCached(origin.blob).then(() => true),
+      );
+      if (stored) await record(warm, target);
     } finally {
       await target.stop();
     }
