@@ -1,0 +1,171 @@
+import { writeAll } from '@flotilla/p2p';
+import type { DialTarget } from '@libp2p/interface';
+import { WireError } from './errors.ts';
+import {
+  type HaveMessage,
+  MAX_PIECE_CONTROL_FRAME,
+  PIECE_PROTOCOL,
+  parseHave,
+  parsePieceRequest,
+  parsePieceResponse,
+  type PieceResponse,
+} from './piece-messages.ts';
+import {
+  type CallOptions,
+  type Dialer,
+  isProtocolViolation,
+  type Registrar,
+  type RequestContext,
+  RpcStream,
+  type ServeOptions,
+  serveProtocol,
+} from './rpc.ts';
+import { encodeJson } from './validate.ts';
+
+/** Concurrent piece gets plus one watch per blob per child, all on one connection. */
+export const PIECE_MAX_STREAMS = 1024;
+
+export interface PieceGetOptions extends CallOptions {
+  /** Receives the piece's bytes as they arrive (not joined); awaited before the next chunk is read. */
+  onChunk: (chunk: Uint8Array) => void | Promise<void>;
+  /** The piece's length from pieceRange; a reply with another length is a protocol violation. */
+  expectedLength?: number;
+}
+
+/**
+ * Fetches one piece on its own stream. On `piece`, every byte has been passed to onChunk when this resolves;
+ * `busy` and `missing` carry no body. The caller verifies the piece digest.
+ */
+export async function pieceGet(
+  node: Dialer,
+  peer: DialTarget,
+  piece: { digest: string; index: number },
+  options: PieceGetOptions,
+): Promise<PieceResponse> {
+  const payload = encodeJson({ type: 'get', digest: piece.digest, index: piece.index }, MAX_PIECE_CONTROL_FRAME);
+  const rpc = await RpcStream.open(node, peer, PIECE_PROTOCOL, PIECE_MAX_STREAMS, options);
+  try {
+    await rpc.send(payload, true);
+    const expected = options.expectedLength === undefined ? undefined : { index: piece.index, length: options.expectedLength };
+    const response = parsePieceResponse(await rpc.receive(MAX_PIECE_CONTROL_FRAME), expected);
+    if (response.type === 'piece') {
+      if (response.index !== piece.index) throw new WireError(`got piece ${response.index} for a request of piece ${piece.index}`);
+      await rpc.reader.readBody(response.length, options.onChunk);
+    }
+    await rpc.expectEnd();
+    rpc.done();
+    return response;
+  } catch (err) {
+    throw rpc.fail(err);
+  }
+}
+
+/**
+ * Watches a parent's pieces of one blob: yields `have` frames (the first is the full set, later ones add to it)
+ * until the parent ends the stream. Breaking out of the loop or aborting the signal resets the stream.
+ */
+export async function* pieceWatch(
+  node: Dialer,
+  peer: DialTarget,
+  blob: { digest: string; pieceCount: number },
+  options: CallOptions = {},
+): AsyncGenerator<HaveMessage, void, undefined> {
+  const payload = encodeJson({ type: 'watch', digest: blob.digest }, MAX_PIECE_CONTROL_FRAME);
+  const rpc = await RpcStream.open(node, peer, PIECE_PROTOCOL, PIECE_MAX_STREAMS, options);
+  let ended = false;
+  try {
+    // Our write side stays open: closing it is how we tell the parent to stop.
+    await rpc.send(payload, false);
+    for (let frame = await rpc.reader.readFrame(MAX_PIECE_CONTROL_FRAME); frame !== undefined; frame = await rpc.reader.readFrame(MAX_PIECE_CONTROL_FRAME)) {
+      yield parseHave(frame, blob.pieceCount);
+    }
+    ended = true;
+    rpc.done();
+    await rpc.stream.close();
+  } catch (err) {
+    throw rpc.fail(err);
+  } finally {
+    if (!ended && rpc.stream.status === 'open') rpc.fail(new Error('watch cancelled'));
+  }
+}
+
+export type PieceGetReply =
+  | { type: 'busy' }
+  | { type: 'missing' }
+  | {
+      type: 'piece';
+      length: number;
+      /** Exactly `length` bytes; more or fewer resets the stream. */
+      body: Uint8Array | AsyncIterable<Uint8Array>;
+      /** Called once when the body was sent (err undefined) or failed: release the upload slot here. */
+      done?: (err?: unknown) => void;
+    };
+
+export interface PieceHandlers {
+  get(request: { digest: string; index: number }, context: RequestContext): Promise<PieceGetReply>;
+  /**
+   * The full set first, then additions, until the blob is complete. Must end once context.signal aborts (the
+   * child stopped watching or went away).
+   */
+  watch(request: { digest: string }, context: RequestContext): AsyncIterable<{ pieces: number[]; complete: boolean }>;
+}
+
+/** Serves the piece protocol: `get` (one piece per stream) and `watch` (availability updates). */
+export async function handlePiece(node: Registrar, handlers: PieceHandlers, options: ServeOptions = {}): Promise<void> {
+  await serveProtocol(
+    node,
+    PIECE_PROTOCOL,
+    { maxFrame: MAX_PIECE_CONTROL_FRAME, maxStreams: PIECE_MAX_STREAMS },
+    async (bytes, rpc, context) => {
+      const request = parsePieceRequest(bytes);
+      if (request.type === 'get') {
+        await rpc.expectEnd();
+        await serveGet(rpc, request, await handlers.get({ digest: request.digest, index: request.index }, context));
+      } else {
+        await serveWatch(rpc, context, (req, ctx) => handlers.watch(req, ctx), request.digest);
+      }
+    },
+    options,
+  );
+}
+
+async function serveGet(rpc: RpcStream, request: { index: number }, reply: PieceGetReply): Promise<void> {
+  if (reply.type !== 'piece') {
+    await rpc.send(encodeJson({ type: reply.type }, MAX_PIECE_CONTROL_FRAME), true);
+    return;
+  }
+  try {
+    await rpc.send(encodeJson({ type: 'piece', index: request.index, length: reply.length }, MAX_PIECE_CONTROL_FRAME), false);
+    let sent = 0;
+    for await (const chunk of reply.body instanceof Uint8Array ? [reply.body] : reply.body) {
+      sent += chunk.byteLength;
+      if (sent > reply.length) throw new Error(`piece body exceeds its announced ${reply.length} bytes`);
+      await writeAll(rpc.stream, chunk);
+    }
+    if (sent !== reply.length) throw new Error(`piece body ended after ${sent} of ${reply.length} bytes`);
+    await rpc.stream.close();
+    reply.done?.();
+  } catch (err) {
+    reply.done?.(err);
+    throw err;
+  }
+}
+
+/**
+ * Sends `have` frames until the handler's updates end. The child stops watching by closing its write side (or
+ * resetting); anything it sends after the request is a protocol violation.
+ */
+async function serveWatch(rpc: RpcStream, context: RequestContext, updates: PieceHandlers['watch'], digest: string): Promise<void> {
+  const stop = new AbortController();
+  rpc.expectEnd().then(
+    () => stop.abort(new Error('watcher stopped')),
+    (err: unknown) => stop.abort(err),
+  );
+  const signal = AbortSignal.any([stop.signal, context.signal]);
+  for await (const { pieces, complete } of updates({ digest }, { ...context, signal })) {
+    if (signal.aborted) break;
+    await rpc.send(encodeJson({ type: 'have', pieces, complete }, MAX_PIECE_CONTROL_FRAME), false);
+  }
+  if (isProtocolViolation(stop.signal.reason)) throw stop.signal.reason;
+  if (rpc.stream.writeStatus === 'writable') await rpc.stream.close();
+}
