@@ -2,8 +2,13 @@ import { spawn } from 'node:child_process';
 import { hasherFor, parseDigest } from '@flotilla/oci';
 import { runChecked } from '@flotilla/test';
 
-/** Every pull is bounded, so a hung mirror fails the benchmark instead of stalling it. */
-const PULL_TIMEOUT_S = 600;
+/**
+ * Every pull is bounded, so a hung mirror costs one failed pull instead of stalling the run: 30 s plus the time
+ * the blob takes at 20 MB/s, far below anything a working mirror does here.
+ */
+function maxSeconds(size: number): number {
+  return Math.ceil(30 + size / 20e6);
+}
 
 /** One blob download as curl timed it. */
 export interface TimedPull {
@@ -29,21 +34,23 @@ export interface Verification {
  * Downloads `url` with curl into /dev/null: the same client, a separate process, for every mode, so the numbers
  * compare servers and not HTTP clients. Throws on a non-2xx status or a transfer error.
  */
-export async function timedPull(url: string): Promise<TimedPull> {
+export async function timedPull(url: string, expected: BlobRef): Promise<TimedPull> {
+  const limit = maxSeconds(expected.size);
   const result = await runChecked(
     'curl',
-    ['-sS', '--fail', '--max-time', String(PULL_TIMEOUT_S), '-o', '/dev/null', '-w', '%{size_download} %{time_total}', url],
-    { timeoutMs: (PULL_TIMEOUT_S + 10) * 1000 },
+    ['-sS', '--fail', '--max-time', String(limit), '-o', '/dev/null', '-w', '%{size_download} %{time_total}', url],
+    { timeoutMs: (limit + 10) * 1000 },
   );
   const [bytes, seconds] = result.stdout.trim().split(' ').map(Number);
   if (!Number.isFinite(bytes) || !seconds) throw new Error(`curl printed no timing for ${url}: ${result.stdout}`);
+  if (bytes !== expected.size) throw new Error(`${url}: ${bytes} bytes, expected ${expected.size}`);
   return { bytes: bytes!, seconds };
 }
 
 /** Downloads `url` with curl and digests what arrived; never rejects on wrong content, only on a failed transfer. */
 export function verifiedPull(url: string, expected: BlobRef): Promise<Verification> {
   return new Promise((resolve, reject) => {
-    const curl = spawn('curl', ['-sS', '--fail', '--max-time', String(PULL_TIMEOUT_S), url], {
+    const curl = spawn('curl', ['-sS', '--fail', '--max-time', String(maxSeconds(expected.size)), url], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const hash = hasherFor(parseDigest(expected.digest));

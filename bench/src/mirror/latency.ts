@@ -28,6 +28,8 @@ export interface LatencyRun {
 }
 
 const HEAD_TIMEOUT_MS = 10_000;
+/** A target that fails this many HEADs is not measured further (bounds the run when a mirror is down or hung). */
+const MAX_FAILURES = 5;
 
 /** Sequential HEADs of `bench:v1` over one keep-alive connection per target: direct, registry proxy, daemon. */
 export async function measureHeadLatency(
@@ -56,10 +58,12 @@ async function headRun(target: PullTarget, manifestDigest: string, plan: Latency
   const failures: Failure[] = [];
   const headOnce = (what: string) => attempt(what, target, failures, () => head(agent, url));
   try {
-    for (let i = 0; i < plan.warmup; i++) await headOnce(`HEAD ${target.name} warm-up #${i + 1}`);
+    for (let i = 0; i < plan.warmup && failures.length < MAX_FAILURES; i++) {
+      await headOnce(`HEAD ${target.name} warm-up #${i + 1}`);
+    }
     const { result: answers, cpu } = await cpuDuring(target.pids, async () => {
       const answers: HeadAnswer[] = [];
-      for (let i = 0; i < plan.count; i++) {
+      for (let i = 0; i < plan.count && failures.length < MAX_FAILURES; i++) {
         const answer = await headOnce(`HEAD ${target.name} #${i + 1}`);
         if (answer) answers.push(answer);
       }

@@ -47,7 +47,7 @@ export async function measureThroughput(
     await round(cleanup, origin, failuresOf, async (mode, target) => {
       const modeRuns = results.get(mode)!;
       const sample = await attempt(`#${i} ${mode}`, target, modeRuns.failures, async () => {
-        const { result, cpu } = await cpuDuring(target.pids, () => timedPull(url(target)));
+        const { result, cpu } = await cpuDuring(target.pids, () => timedPull(url(target), origin.blob));
         return { ...result, cpu };
       });
       if (sample) modeRuns.runs.push(sample);
