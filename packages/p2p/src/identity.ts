@@ -8,18 +8,27 @@ import type { PrivateKey } from '@libp2p/interface';
  * peer id — which other peers and the scheduler remember — survives restarts.
  */
 export async function loadOrCreateIdentity(path: string): Promise<PrivateKey> {
-  let existing: Uint8Array | undefined;
-  try {
-    existing = await readFile(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  if (existing !== undefined) return privateKeyFromProtobuf(existing);
+  const existing = await readKey(path);
+  if (existing !== undefined) return existing;
 
   const key = await generateKeyPair('Ed25519');
   await mkdir(dirname(path), { recursive: true });
-  // 'wx' refuses to clobber a key another process wrote in the meantime.
-  await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' });
-  await chmod(path, 0o600); // the umask may have narrowed it further, never widen beyond owner-only
+  try {
+    // 'wx' refuses to clobber a key another process wrote in the meantime; that key wins.
+    await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return (await readKey(path)) ?? key;
+    throw err;
+  }
+  await chmod(path, 0o600); // writeFile's mode is filtered by the umask; make it exactly owner-only
   return key;
+}
+
+async function readKey(path: string): Promise<PrivateKey | undefined> {
+  try {
+    return privateKeyFromProtobuf(await readFile(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
 }

@@ -74,6 +74,8 @@ export async function createP2PNode(options: P2PNodeOptions): Promise<P2PNode> {
     connectionMonitor: { abortConnectionOnPingFailure: false },
     services: { identify: identify(), ping: ping(), ...options.services },
   });
+  node.addEventListener('peer:connect', (evt) => options.logger.debug({ peer: evt.detail.toString() }, 'peer connected'));
+  node.addEventListener('peer:disconnect', (evt) => options.logger.debug({ peer: evt.detail.toString() }, 'peer disconnected'));
   options.logger.info(
     { peerId: node.peerId.toString(), addresses: node.getMultiaddrs().map(String), privateNetwork: psk !== undefined },
     'p2p node started',

@@ -35,7 +35,9 @@ export class StreamReader {
     stream.addEventListener('message', this.#onMessage);
     stream.addEventListener('end', this.#onEnd);
     stream.addEventListener('close', this.#onClose);
-    if (stream.readableEnded) this.#onEnd();
+    // Events that already fired will not fire again.
+    if (stream.status === 'reset' || stream.status === 'aborted') this.#error = new StreamClosedError(`stream ${stream.status}`);
+    else if (stream.readableEnded) this.#ended = true;
   }
 
   /** Bytes received but not yet consumed, including what the stream holds while paused. */

@@ -17,7 +17,7 @@ export function isProtocolViolation(err: unknown): boolean {
   return err instanceof WireError || err instanceof FrameTooLargeError || err instanceof UnexpectedEndOfStreamError;
 }
 
-/** The client end of one RPC stream: send a frame, read frames and raw bytes, fail by resetting. */
+/** One end of an RPC stream: send a frame, read frames and raw bytes, fail by resetting. */
 export class RpcStream {
   readonly stream: Stream;
   readonly reader: StreamReader;
