@@ -1,11 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { flotillaCommand } from './cli.ts';
 import { startService, type Service } from './process.ts';
-
-/** The CLI entry point, found relative to this file so the harness works from any checkout. */
-const CLI_MAIN = fileURLToPath(new URL('../../packages/cli/src/main.ts', import.meta.url));
 
 /** One JSON log line of the daemon (pino); request lines carry method, path, ns, digest, status, bytes, source, duration_ms. */
 export type DaemonLogLine = Record<string, unknown> & { msg?: string };
@@ -38,8 +35,8 @@ export interface FlotillaDaemon {
 export async function startFlotillaDaemon(options: DaemonOptions = {}): Promise<FlotillaDaemon> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'flotilla-daemon-')));
-  const args = [CLI_MAIN, 'daemon', '--mirror-listen', '127.0.0.1:0', '--data-dir', dataDir, ...(options.args ?? [])];
-  const { service, match } = await startService(process.execPath, args, {
+  const { command, args } = flotillaCommand(['daemon', '--mirror-listen', '127.0.0.1:0', '--data-dir', dataDir, ...(options.args ?? [])]);
+  const { service, match } = await startService(command, args, {
     ready: /^.*"msg":"mirror listening".*$/m,
     readyTimeoutMs: options.readyTimeoutMs ?? 20_000,
     env: { ...process.env, ...options.env },

@@ -6,3 +6,4 @@ export * from './containerd.ts';
 export * from './daemon.ts';
 export * from './registry.ts';
 export * from './token-server.ts';
+export * from './cli.ts';

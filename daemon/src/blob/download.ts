@@ -7,7 +7,7 @@ import { RecentChunks } from './recent-chunks.ts';
 import type { BlobFetchRequest, BlobSource } from './source.ts';
 
 /** Bytes of recent chunks kept per download for readers that keep up. */
-const RECENT_BYTES = 32 << 20;
+const RECENT_BYTES = 8 << 20;
 
 /** Where a download stands. Readers wait on `change` events and look at these fields. */
 export type DownloadState =

@@ -31,6 +31,7 @@ export async function streamFile(path: string, range: ByteRange, res: ServerResp
 export async function streamDownload(download: BlobDownload, range: ByteRange, res: ServerResponse, sent: SentBytes): Promise<void> {
   let fd: FileHandle | undefined;
   let pos = range.start;
+  const spare: Buffer[] = [];
   try {
     for (;;) {
       if (res.destroyed) return;
@@ -45,17 +46,19 @@ export async function streamDownload(download: BlobDownload, range: ByteRange, r
       if (pos >= range.end) break;
       if (pos < limit) {
         let chunk = download.recent.slice(pos, limit);
+        let release: (() => void) | undefined;
         if (!chunk) {
           fd ??= await openSource(download);
-          const length = Math.min(limit - pos, READ_CHUNK);
-          const buffer = Buffer.allocUnsafe(length);
-          const { bytesRead } = await fd.read(buffer, 0, length, pos);
+          // Read buffers are reused once the socket has taken them: a lagging reader allocates a few, not one per read.
+          const buffer = spare.pop() ?? Buffer.allocUnsafe(READ_CHUNK);
+          const { bytesRead } = await fd.read(buffer, 0, Math.min(limit - pos, READ_CHUNK), pos);
           if (bytesRead === 0) throw new Error(`blob file shorter than expected at ${pos}`);
           chunk = buffer.subarray(0, bytesRead);
+          release = () => spare.push(buffer);
         }
         pos += chunk.byteLength;
         sent.bytes += chunk.byteLength;
-        if (!res.write(chunk)) await drained(res);
+        if (!res.write(chunk, release)) await drained(res);
         continue;
       }
       await nextChange(download, res);

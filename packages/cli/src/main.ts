@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
+// A small young generation (4 MiB semi-spaces) makes V8 scavenge the network chunks of blob transfers soon after
+// they are sent: with the default, 3 clients pulling 1 GiB peaked at ~225 MiB RSS, with this at ~195 MiB.
 import { ConfigError, didYouMean, renderHelp } from '@flotilla/config';
 import packageJson from '../package.json' with { type: 'json' };
 import { ExitCode } from './command.ts';

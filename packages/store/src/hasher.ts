@@ -15,7 +15,7 @@ export interface Hasher {
 const WORKER_MIN_BYTES = 4 << 20;
 const BATCH_BYTES = 1 << 20;
 /** Batches handed to the worker and not yet returned; beyond this `update` waits. */
-const MAX_OUTSTANDING = 16;
+const MAX_OUTSTANDING = 4;
 
 /** sha256 runs near 2 GB/s on one core, the same order as a cold pull: hashing on a worker frees the main thread. */
 export function createHasher(digest: Digest, expectedSize: number | undefined): Hasher {
