@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { OciError } from '@flotilla/oci';
 import type { OriginClient } from '@flotilla/origin';
 import type { BlobWriter } from '@flotilla/store';
+import { requestOrigin } from '../origin-request.ts';
 import { upstreamFailure, upstreamStatusError } from '../upstream-errors.ts';
 import type { BlobFetchRequest, BlobSource, StartedFetch } from './source.ts';
 
@@ -15,9 +16,7 @@ export class OriginBlobSource implements BlobSource {
   }
 
   async start(request: BlobFetchRequest, writer: BlobWriter): Promise<StartedFetch> {
-    let response;
-    try {
-      response = await this.#origin.request({
+    const response = await requestOrigin(this.#origin, {
         registry: request.registry,
         repository: request.repository,
         kind: 'blobs',
@@ -25,10 +24,7 @@ export class OriginBlobSource implements BlobSource {
         method: 'GET',
         ...(request.authorization ? { authorization: request.authorization } : {}),
         signal: request.signal,
-      });
-    } catch (err) {
-      throw upstreamFailure(err);
-    }
+    });
     if (response.status !== 200) {
       response.body.destroy();
       throw upstreamStatusError(response, 'blob');

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
@@ -58,10 +59,10 @@ export async function streamDownload(download: BlobDownload, range: ByteRange, r
         }
         pos += chunk.byteLength;
         sent.bytes += chunk.byteLength;
-        if (!res.write(chunk, release)) await drained(res);
+        if (!res.write(chunk, release)) await firstOf([res, 'drain'], [res, 'close']);
         continue;
       }
-      await nextChange(download, res);
+      await firstOf([download, 'change'], [res, 'close']);
     }
     res.end();
   } finally {
@@ -100,26 +101,13 @@ function nextCommitted(download: BlobDownload): Promise<void> {
   });
 }
 
-function nextChange(download: BlobDownload, res: ServerResponse): Promise<void> {
+/** Resolves on the first of the given events (each an emitter and an event name), removing every listener. */
+function firstOf(...events: Array<[EventEmitter, string]>): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
-      download.off('change', done);
-      res.off('close', done);
+      for (const [emitter, name] of events) emitter.off(name, done);
       resolve();
     };
-    download.once('change', done);
-    res.once('close', done);
-  });
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
+    for (const [emitter, name] of events) emitter.once(name, done);
   });
 }

@@ -4,7 +4,8 @@ import type { OriginClient } from '@flotilla/origin';
 import type { ContentStore } from '@flotilla/store';
 import type { BlobDownloads } from '../blob/download.ts';
 import { streamDownload, streamFile } from '../blob/stream-to-response.ts';
-import { upstreamFailure, upstreamStatusError } from '../upstream-errors.ts';
+import { requestOrigin } from '../origin-request.ts';
+import { upstreamStatusError } from '../upstream-errors.ts';
 import { forwardedHeaders, type RequestLog } from './context.ts';
 import { parseRange, type ByteRange } from './range.ts';
 import { API_VERSION_HEADER, sendError } from './respond.ts';
@@ -85,19 +86,14 @@ export class BlobHandler {
   /** A HEAD for a blob the store lacks asks the origin; starting a download for a HEAD would waste the transfer. */
   async #headFromOrigin(res: ServerResponse, route: BlobRoute, req: IncomingMessage, log: RequestLog): Promise<void> {
     log.source = 'origin';
-    let response;
-    try {
-      response = await this.#origin.request({
+    const response = await requestOrigin(this.#origin, {
         registry: route.registry,
         repository: route.repository,
         kind: 'blobs',
         reference: route.digest.value,
         method: 'HEAD',
         ...forwardedHeaders(req),
-      });
-    } catch (err) {
-      throw upstreamFailure(err);
-    }
+    });
     response.body.destroy();
     if (response.status !== 200) throw upstreamStatusError(response, 'blob');
     const length = response.headers['content-length'];

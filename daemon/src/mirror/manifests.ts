@@ -3,8 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { DEFAULT_MANIFEST_ACCEPT, OciError, digestOf, parseDigest, type Digest } from '@flotilla/oci';
 import type { Logger } from '@flotilla/log';
-import { OriginError, type OriginClient, type OriginResponse } from '@flotilla/origin';
+import type { OriginClient, OriginResponse } from '@flotilla/origin';
 import { DigestMismatchError, type ContentStore } from '@flotilla/store';
+import { requestOrigin } from '../origin-request.ts';
 import { upstreamFailure, upstreamStatusError } from '../upstream-errors.ts';
 import { forwardedHeaders, type ForwardedHeaders, type RequestLog } from './context.ts';
 import { sendBody } from './respond.ts';
@@ -67,18 +68,11 @@ export class ManifestHandler {
     log.source = 'origin';
     let response: OriginResponse;
     try {
-      response = await this.#origin.request({
-        registry: route.registry,
-        repository: route.repository,
-        kind: 'manifests',
-        reference: tag,
-        method,
-        accept: forwarded.accept ?? [DEFAULT_MANIFEST_ACCEPT],
-        ...(forwarded.authorization ? { authorization: forwarded.authorization } : {}),
-      });
+      response = await this.#requestManifest(route, tag, method, forwarded);
     } catch (err) {
-      if (!(err instanceof OriginError)) throw err;
-      return this.#serveStale(res, method, key, upstreamFailure(err), log);
+      // Only a failure to reach the origin falls back to the last resolution; anything else is the client's answer.
+      if (!(err instanceof OciError) || err.status < 500) throw err;
+      return this.#serveStale(res, method, key, err, log);
     }
     if (response.status >= 500) {
       response.body.destroy();
@@ -147,26 +141,25 @@ export class ManifestHandler {
   }
 
   async #fetchByDigest(route: ManifestRoute, digest: Digest, forwarded: ForwardedHeaders): Promise<Manifest> {
-    let response: OriginResponse;
-    try {
-      response = await this.#origin.request({
-        registry: route.registry,
-        repository: route.repository,
-        kind: 'manifests',
-        reference: digest.value,
-        method: 'GET',
-        accept: forwarded.accept ?? [DEFAULT_MANIFEST_ACCEPT],
-        ...(forwarded.authorization ? { authorization: forwarded.authorization } : {}),
-      });
-    } catch (err) {
-      throw upstreamFailure(err);
-    }
+    const response = await this.#requestManifest(route, digest.value, 'GET', forwarded);
     if (response.status !== 200) {
       response.body.destroy();
       throw upstreamStatusError(response, 'manifest');
     }
     const bytes = await readLimited(response.body, this.#policy.maxManifestBytes);
     return this.#storeManifest(digest, response.headers['content-type'] ?? 'application/octet-stream', bytes, route);
+  }
+
+  #requestManifest(route: ManifestRoute, reference: string, method: 'GET' | 'HEAD', forwarded: ForwardedHeaders): Promise<OriginResponse> {
+    return requestOrigin(this.#origin, {
+      registry: route.registry,
+      repository: route.repository,
+      kind: 'manifests',
+      reference,
+      method,
+      accept: forwarded.accept ?? [DEFAULT_MANIFEST_ACCEPT],
+      ...(forwarded.authorization ? { authorization: forwarded.authorization } : {}),
+    });
   }
 
   /** Verifies and stores a manifest; a digest mismatch is the upstream's fault and nothing is kept. */
