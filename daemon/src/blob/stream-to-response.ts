@@ -6,6 +6,9 @@ import { pipeline } from 'node:stream/promises';
 import type { ByteRange } from '../mirror/range.ts';
 import type { BlobDownload } from './download.ts';
 
+/** Read size for committed files: 4 MiB beat 1 MiB on warm 512 MiB pulls (0.31-0.39 s vs 0.31-0.49 s). */
+const FILE_READ_CHUNK = 4 << 20;
+/** Read size for laggard readers of a download; these buffers are kept and reused per reader. */
 const READ_CHUNK = 1 << 20;
 
 /** Counts what went out, as it goes: the request's log line is written when the response closes. */
@@ -19,7 +22,7 @@ export async function streamFile(path: string, range: ByteRange, res: ServerResp
     res.end();
     return;
   }
-  const file = createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: READ_CHUNK });
+  const file = createReadStream(path, { start: range.start, end: range.end - 1, highWaterMark: FILE_READ_CHUNK });
   file.on('data', (chunk) => (sent.bytes += chunk.length));
   await pipeline(file, res);
 }
