@@ -1,5 +1,6 @@
 import type { Command } from '../command.ts';
 import { daemonCommand } from './daemon.ts';
+import { schedulerCommand } from './scheduler.ts';
 
 /** Every `flotilla` subcommand, in the order `flotilla --help` lists them. */
-export const commands: readonly Command[] = [daemonCommand];
+export const commands: readonly Command[] = [daemonCommand, schedulerCommand];

@@ -1,0 +1,208 @@
+import type { Logger } from '@flotilla/log';
+import type {
+  BackToSourceResponse,
+  Parent,
+  PieceFailure,
+  ReportAckResponse,
+  RequestContext,
+  SchedRequest,
+  SchedResponse,
+  TaskAssignedResponse,
+} from '@flotilla/wire';
+import type { HostRegistration, HostRegistry } from './hosts.ts';
+import type { ParentCandidate, ParentPolicy } from './parents/policy.ts';
+import { PENALTY, type PenaltyBox } from './parents/penalties.ts';
+import type { Seed, Seeds } from './seed.ts';
+import type { Task, TaskPeer, TaskTable } from './tasks.ts';
+
+/** Upload slots assumed for a daemon that called before registering (it re-registers with its real figure). */
+const DEFAULT_UPLOAD_SLOTS = 200;
+
+export interface SchedServiceOptions {
+  hosts: HostRegistry;
+  tasks: TaskTable;
+  seeds: Seeds;
+  policy: ParentPolicy;
+  penalties: PenaltyBox;
+  /** Parents per child (--parents). */
+  k: number;
+  /** The scheduler itself, as the seed parent. */
+  self: { peerId: string; addresses(): string[]; uploadSlots: number };
+  /** A caller's listen addresses as identify learnt them, to register a daemon that calls before it registers. */
+  knownAddresses(peerId: string): Promise<string[]>;
+  hostTtlMs: number;
+  logger: Logger;
+}
+
+/** The scheduler's side of /flotilla/sched/1.0.0: hosts, tasks, piece reports and parent choice. */
+export class SchedService {
+  readonly #o: SchedServiceOptions;
+
+  constructor(options: SchedServiceOptions) {
+    this.#o = options;
+  }
+
+  readonly handle = async (request: SchedRequest, context: RequestContext): Promise<SchedResponse> => {
+    const peerId = context.peer.toString();
+    const now = Date.now();
+    if (request.type === 'register') {
+      this.#register(peerId, request, now);
+      return { type: 'registered', ttlMs: this.#o.hostTtlMs };
+    }
+    if (request.type === 'leave') {
+      this.#o.hosts.remove(peerId);
+      this.#forget(peerId, 'left');
+      return { type: 'ok' };
+    }
+    if (!this.#o.hosts.touch(peerId, now)) this.#register(peerId, { addresses: await this.#o.knownAddresses(peerId), uploadSlots: DEFAULT_UPLOAD_SLOTS }, now);
+    switch (request.type) {
+      case 'task':
+        return this.#task(peerId, request, now);
+      case 'report':
+        return this.#report(peerId, request, now);
+      case 'reschedule':
+        return this.#reschedule(peerId, request, now);
+    }
+  };
+
+  /** Drops a peer from every task (it left or its host expired). */
+  forgetPeer(peerId: string, why: string): void {
+    this.#forget(peerId, why);
+  }
+
+  async #task(peerId: string, request: Extract<SchedRequest, { type: 'task' }>, now: number): Promise<TaskAssignedResponse | BackToSourceResponse> {
+    let outcome;
+    try {
+      outcome = await this.#o.seeds.ensure(request);
+    } catch (err) {
+      this.#o.logger.error({ digest: request.digest, err: String(err) }, 'seeding could not start');
+      return { type: 'back-to-source', reason: `seeding could not start: ${(err as Error).message}` };
+    }
+    if (!outcome.ok) return { type: 'back-to-source', reason: outcome.reason };
+    const task = this.#o.tasks.get(request.digest) ?? this.#o.tasks.create(outcome.seed.meta, request, now);
+    const peer = this.#o.tasks.join(task, peerId, now);
+    return this.#assign(task, outcome.seed, peer);
+  }
+
+  #report(peerId: string, request: Extract<SchedRequest, { type: 'report' }>, now: number): ReportAckResponse | SchedResponse {
+    const task = this.#o.tasks.get(request.digest);
+    const seed = this.#o.seeds.get(request.digest);
+    if (!task || !seed) return { type: 'error', code: 'unknown-task', message: `no task for ${request.digest}; ask for it again` };
+    const peer = this.#o.tasks.join(task, peerId, now);
+    this.#o.tasks.addPieces(task, peer, request.finished, now);
+    for (const failure of request.failed) this.#pieceFailed(task, peerId, failure, now);
+    if (peer.finishedAt === now) {
+      this.#o.logger.info({ digest: task.meta.digest, peer: peerId, bytes: task.meta.size, duration_ms: now - peer.joinedAt }, 'peer finished task');
+    }
+    const ack: ReportAckResponse = { type: 'report-ack' };
+    if (seed.piecesReady > peer.digestsSent) {
+      ack.pieceDigests = { from: peer.digestsSent, digests: task.meta.pieceDigests.slice(peer.digestsSent, seed.piecesReady) as string[] };
+      peer.digestsSent = seed.piecesReady;
+    }
+    if (peer.finishedAt === undefined) {
+      const parents = this.#refreshedParents(task, seed, peer, now);
+      if (parents) ack.parents = parents;
+    }
+    return ack;
+  }
+
+  #reschedule(peerId: string, request: Extract<SchedRequest, { type: 'reschedule' }>, now: number): TaskAssignedResponse | BackToSourceResponse {
+    const task = this.#o.tasks.get(request.digest);
+    const seed = this.#o.seeds.get(request.digest);
+    if (!task || !seed) return { type: 'back-to-source', reason: 'no such task' };
+    const peer = this.#o.tasks.join(task, peerId, now);
+    for (const excluded of request.exclude) {
+      peer.excluded.add(excluded);
+      this.#o.penalties.add(excluded, PENALTY.slow, now);
+    }
+    this.#o.logger.info({ digest: task.meta.digest, peer: peerId, exclude: request.exclude }, 'peer rescheduled');
+    return this.#assign(task, seed, peer);
+  }
+
+  /** Fresh parents and a snapshot of the meta with every digest known so far; back to source when nobody is left. */
+  #assign(task: Task, seed: Seed, peer: TaskPeer): TaskAssignedResponse | BackToSourceResponse {
+    const chosen = this.#choose(task, seed, peer, Date.now());
+    if (chosen.length === 0) return { type: 'back-to-source', reason: 'no parent left for this blob' };
+    this.#o.tasks.setParents(peer, chosen.map((p) => p.peerId));
+    peer.digestsSent = seed.piecesReady;
+    const meta = { ...task.meta, pieceDigests: task.meta.pieceDigests.slice() };
+    return { type: 'task-assigned', meta, parents: chosen };
+  }
+
+  /**
+   * New parents for a report-ack when the current ones went bad (blocklisted, excluded, host gone) or when the
+   * child has fewer than K and better-stocked peers have appeared since; undefined when nothing changes.
+   */
+  #refreshedParents(task: Task, seed: Seed, peer: TaskPeer, now: number): Parent[] | undefined {
+    const wentBad = peer.parents.some(
+      (p) => task.blocklist.has(p) || peer.excluded.has(p) || (p !== this.#o.self.peerId && !this.#o.hosts.isAlive(p, now)),
+    );
+    if (!wentBad && peer.parents.length >= this.#o.k) return undefined;
+    const chosen = this.#choose(task, seed, peer, now);
+    // Without a bad parent, only more parents are worth the child's reconnecting.
+    if (chosen.length === 0 || (!wentBad && chosen.length <= peer.parents.length)) return undefined;
+    this.#o.tasks.setParents(peer, chosen.map((p) => p.peerId));
+    return chosen;
+  }
+
+  #choose(task: Task, seed: Seed, child: TaskPeer, now: number): Parent[] {
+    const { hosts, tasks, penalties, self } = this.#o;
+    const zone = hosts.get(child.peerId)?.zone;
+    const candidates: ParentCandidate[] = [
+      {
+        peerId: self.peerId,
+        isSeed: true,
+        piecesHeld: seed.piecesReady,
+        uploadSlots: self.uploadSlots,
+        activeChildren: tasks.activeChildren(self.peerId),
+        sameZone: zone === undefined,
+        penalty: penalties.get(self.peerId, now),
+      },
+    ];
+    const addresses = new Map<string, string[]>([[self.peerId, self.addresses()]]);
+    for (const peer of task.peers.values()) {
+      const host = hosts.get(peer.peerId);
+      if (!host || !hosts.isAlive(peer.peerId, now) || host.addresses.length === 0) continue;
+      addresses.set(peer.peerId, host.addresses);
+      candidates.push({
+        peerId: peer.peerId,
+        isSeed: false,
+        piecesHeld: peer.pieces.count,
+        uploadSlots: host.uploadSlots,
+        activeChildren: tasks.activeChildren(peer.peerId),
+        sameZone: host.zone === zone,
+        penalty: penalties.get(peer.peerId, now),
+      });
+    }
+    const exclude = new Set([...task.blocklist, ...child.excluded]);
+    const chosen = this.#o.policy.choose({ requester: child.peerId, pieceCount: task.meta.pieceCount, k: this.#o.k, candidates, exclude });
+    return chosen.map((c) => ({ peerId: c.peerId, addresses: addresses.get(c.peerId)! }));
+  }
+
+  #pieceFailed(task: Task, reporter: string, failure: PieceFailure, now: number): void {
+    task.failedPieces++;
+    const fields = { digest: task.meta.digest, peer: failure.peer, reporter, index: failure.index, reason: failure.reason };
+    if (failure.reason === 'corrupt') {
+      this.#o.penalties.add(failure.peer, PENALTY.failure, now);
+      if (!task.blocklist.has(failure.peer)) {
+        task.blocklist.add(failure.peer);
+        this.#o.logger.warn(fields, 'peer blocklisted');
+      }
+      return;
+    }
+    if (failure.reason !== 'busy') this.#o.penalties.add(failure.peer, failure.reason === 'slow' ? PENALTY.slow : PENALTY.failure, now);
+    this.#o.logger.info(fields, 'piece failed');
+  }
+
+  #register(peerId: string, registration: HostRegistration, now: number): void {
+    const known = this.#o.hosts.get(peerId) !== undefined;
+    const host = this.#o.hosts.register(peerId, registration, now);
+    if (!known) this.#o.logger.info({ peer: peerId, addresses: host.addresses, zone: host.zone, uploadSlots: host.uploadSlots }, 'host registered');
+  }
+
+  #forget(peerId: string, why: string): void {
+    const digests = this.#o.tasks.removePeer(peerId);
+    this.#o.penalties.forget(peerId);
+    this.#o.logger.info({ peer: peerId, tasks: digests, why }, 'peer removed');
+  }
+}
