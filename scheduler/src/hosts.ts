@@ -49,6 +49,15 @@ export class HostRegistry {
     return host !== undefined;
   }
 
+  /**
+   * Fills in the addresses of a host that registered implicitly (it called before identify told us where it
+   * listens); a host that registered itself keeps the addresses it gave.
+   */
+  learnAddresses(peerId: string, addresses: string[]): void {
+    const host = this.#hosts.get(peerId);
+    if (host && host.addresses.length === 0) host.addresses = [...addresses];
+  }
+
   get(peerId: string): Host | undefined {
     return this.#hosts.get(peerId);
   }

@@ -6,6 +6,7 @@ import { createP2PNode } from '@flotilla/p2p';
 import { TokenBucket } from '@flotilla/ratelimit';
 import { ContentStore } from '@flotilla/store';
 import { handlePiece, handleSched, isProtocolViolation } from '@flotilla/wire';
+import type { IdentifyResult } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { SchedulerConfig } from './config.ts';
 import { HostRegistry } from './hosts.ts';
@@ -109,6 +110,11 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
       onError: onError('sched'),
     });
     await handlePiece(node, uploads, { onError: onError('piece') });
+
+    const onIdentify = (evt: CustomEvent<IdentifyResult>): void =>
+      hosts.learnAddresses(evt.detail.peerId.toString(), evt.detail.listenAddrs.map(String));
+    node.addEventListener('peer:identify', onIdentify);
+    cleanups.push(() => node.removeEventListener('peer:identify', onIdentify));
 
     const expiry = setInterval(() => {
       for (const expired of hosts.expire(Date.now())) service.forgetPeer(expired, 'host expired');

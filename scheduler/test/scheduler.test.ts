@@ -28,13 +28,15 @@ describe('scheduler seeding from a real origin', () => {
   let scheduler: RunningScheduler;
   let dataDir: string;
   let net: TestNetwork;
+  let config: ReturnType<typeof loadSchedulerConfig>;
+  let logger: ReturnType<typeof createLogger>;
   const logLines: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
     registry = await startRegistry();
     await pushBlob(registry, REPOSITORY, BLOB);
     dataDir = await mkdtemp(join(tmpdir(), 'flotilla-scheduler-'));
-    const config = loadSchedulerConfig(
+    config = loadSchedulerConfig(
       ['--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--http-listen', '127.0.0.1:0', '--data-dir', dataDir, '--insecure-registry', registry.host],
       { FLOTILLA_DOWNLOAD_RATE: String(SEED_DOWNLOAD_RATE) },
     );
@@ -44,7 +46,8 @@ describe('scheduler seeding from a real origin', () => {
         done();
       },
     });
-    scheduler = await startScheduler(config, createLogger({ name: 'scheduler', destination: sink }));
+    logger = createLogger({ name: 'scheduler', destination: sink });
+    scheduler = await startScheduler(config, logger);
     net = await TestNetwork.create();
   });
 
@@ -181,5 +184,25 @@ describe('scheduler seeding from a real origin', () => {
     const hosts = (await (await fetch(`http://${scheduler.httpAddress}/hosts`)).json()) as { hosts: { peerId: string }[] };
     expect(hosts.hosts.length).toBeGreaterThanOrEqual(6);
     expect((await fetch(`http://${scheduler.httpAddress}/nope`)).status).toBe(404);
+  });
+
+  it('after a restart keeps its peer id, serves seeded blobs from its store and accepts daemons that do not re-register', async () => {
+    const node = await client();
+    const { peerId } = scheduler;
+    await scheduler.stop();
+    scheduler = await startScheduler({ ...config, p2pListen: '/ip4/127.0.0.1/tcp/0' }, logger);
+    expect(scheduler.peerId).toBe(peerId);
+    // The daemon still believes it is registered: its first call after the restart is a task.
+    const task = await schedCall(node, schedulerPeer(), { type: 'task', digest: BLOB_DIGEST, registry: registry.host, repository: REPOSITORY });
+    if (task.type !== 'task-assigned') throw new Error(`expected task-assigned, got ${JSON.stringify(task)}`);
+    expect(task.meta.pieceDigests.every((d) => d !== null)).toBe(true);
+    expect(blobGets()).toHaveLength(1);
+    // Its addresses come from identify, so other daemons can be told to fetch from it.
+    const addresses = async () => {
+      const view = (await (await fetch(`http://${scheduler.httpAddress}/hosts`)).json()) as { hosts: { peerId: string; addresses: string[] }[] };
+      return view.hosts.find((h) => h.peerId === node.peerId.toString())?.addresses;
+    };
+    const expected = node.getMultiaddrs().map((a) => a.decapsulate('/p2p').toString());
+    expect(await waitFor(async () => ((await addresses())?.length ? addresses() : undefined), 5_000)).toEqual(expected);
   });
 });
