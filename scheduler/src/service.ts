@@ -78,10 +78,18 @@ export class SchedService {
       this.#o.logger.error({ digest: request.digest, err: String(err) }, 'seeding could not start');
       return { type: 'back-to-source', reason: `seeding could not start: ${(err as Error).message}` };
     }
-    if (!outcome.ok) return { type: 'back-to-source', reason: outcome.reason };
+    const fields = { digest: request.digest, peer: peerId, registry: request.registry, repository: request.repository };
+    if (!outcome.ok) {
+      this.#o.logger.info({ ...fields, reason: outcome.reason }, 'task sent back to source');
+      return { type: 'back-to-source', reason: outcome.reason };
+    }
     const task = this.#o.tasks.get(request.digest) ?? this.#o.tasks.create(outcome.seed.meta, request, now);
     const peer = this.#o.tasks.join(task, peerId, now);
-    return this.#assign(task, outcome.seed, peer);
+    const answer = this.#assign(task, outcome.seed, peer);
+    if (answer.type === 'task-assigned') {
+      this.#o.logger.info({ ...fields, bytes: task.meta.size, parents: answer.parents.map((p) => p.peerId) }, 'task assigned');
+    }
+    return answer;
   }
 
   #report(peerId: string, request: Extract<SchedRequest, { type: 'report' }>, now: number): ReportAckResponse | SchedResponse {
@@ -89,9 +97,10 @@ export class SchedService {
     const seed = this.#o.seeds.get(request.digest);
     if (!task || !seed) return { type: 'error', code: 'unknown-task', message: `no task for ${request.digest}; ask for it again` };
     const peer = this.#o.tasks.join(task, peerId, now);
+    const wasFinished = peer.finishedAt !== undefined;
     this.#o.tasks.addPieces(task, peer, request.finished, now);
     for (const failure of request.failed) this.#pieceFailed(task, peerId, failure, now);
-    if (peer.finishedAt === now) {
+    if (!wasFinished && peer.finishedAt !== undefined) {
       this.#o.logger.info({ digest: task.meta.digest, peer: peerId, bytes: task.meta.size, duration_ms: now - peer.joinedAt }, 'peer finished task');
     }
     const ack: ReportAckResponse = { type: 'report-ack' };

@@ -122,6 +122,10 @@ describe('scheduler seeding from a real origin', () => {
     expect(digestOf(blob)).toBe(BLOB_DIGEST);
     await watching;
     expect(watchComplete).toBe(true);
+    expect(logLines.find((l) => l.msg === 'peer finished task' && l.peer === node.peerId.toString())).toMatchObject({
+      digest: BLOB_DIGEST,
+      bytes: BLOB.byteLength,
+    });
     expect(haves).toEqual([0, 1, 2, 3, 4, 5]);
 
     await waitFor(() => logLines.find((l) => l.msg === 'task seeded' && l.digest === BLOB_DIGEST), 10_000);
