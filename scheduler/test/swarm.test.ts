@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { createLogger } from '@flotilla/log';
 import type { P2PNode } from '@flotilla/p2p';
 import { TestNetwork } from '@flotilla/p2p/testing';
-import { pushBlob, startRegistry, waitFor, type Registry } from '@flotilla/test';
+import { pushBlob, registryRequests, startRegistry, waitFor, type Registry } from '@flotilla/test';
 import { pieceGet, pieceWatch, schedCall, type SchedRequest } from '@flotilla/wire';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -91,6 +91,17 @@ describe('scheduler swarm bookkeeping', () => {
     expect(parentIds(rescheduled as { type: string }).sort()).toEqual(ids(first));
     const none = await call(b, { type: 'reschedule', digest, exclude: [scheduler.peerId, first.peerId.toString()] });
     expect(none).toEqual({ type: 'back-to-source', reason: 'no parent left for this blob' });
+  });
+
+  it('fetches a blob from the origin once when many daemons ask at the same moment', async () => {
+    const repository = 'swarm/burst';
+    const digest = await pushBlob(registry, repository, randomBytes(2 ** 20));
+    const nodes = await Promise.all(Array.from({ length: 6 }, () => client()));
+    const answers = await Promise.all(nodes.map((node) => call(node, { type: 'task', digest, registry: registry.host, repository })));
+    expect(answers.map((a) => a.type)).toEqual(Array(6).fill('task-assigned'));
+    await waitFor(() => logLines.find((l) => l.msg === 'task seeded' && l.digest === digest), 10_000);
+    const gets = registryRequests(registry).filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${digest}`));
+    expect(gets).toHaveLength(1);
   });
 
   it('expires hosts that stop calling and no longer hands them out', async () => {
