@@ -123,7 +123,7 @@ describe('flotilla CLI', () => {
       const { code, stderr } = await flotilla(['daemon', '--mirror-listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'busy')]);
       expect(code).toBe(1);
       expect(stderr).toBe(
-        `flotilla daemon: cannot start: listen EADDRINUSE: address already in use 127.0.0.1:${port} (another daemon running? pick a free --mirror-listen address)\n`,
+        `flotilla daemon: cannot start: listen EADDRINUSE: address already in use 127.0.0.1:${port} (already running? pick a free --mirror-listen / --p2p-listen address)\n`,
       );
     });
 

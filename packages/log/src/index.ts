@@ -1,6 +1,8 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
 export type { Logger };
+/** The levels every component's `--log-level` accepts. */
+export type LogLevel = LevelWithSilent;
 
 /** Options for the process-wide JSON logger. */
 export interface LoggerOptions {
