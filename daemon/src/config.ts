@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -9,6 +10,8 @@ import {
   fileSection,
   hostPort,
   hostWithOptionalPort,
+  int,
+  InvalidValue,
   listOption,
   loadConfig,
   mapOption,
@@ -18,10 +21,41 @@ import {
   struct,
   type ConfigOf,
   type Env,
+  type ValueParser,
 } from '@flotilla/config';
+import { multiaddr } from '@multiformats/multiaddr';
 import { isValidNameComponent } from '@flotilla/oci';
 
 const registry = hostWithOptionalPort();
+
+export const DEFAULT_P2P_LISTEN = '/ip4/0.0.0.0/tcp/65002';
+
+/** A multiaddr (`/ip4/10.0.0.1/tcp/65002`); with `hostPort`, `HOST:PORT` too, turned into its TCP multiaddr. */
+function multiaddrParser(options: { hostPort?: boolean } = {}): ValueParser<string> {
+  const form = options.hostPort ? 'HOST:PORT|MULTIADDR' : 'MULTIADDR';
+  const expected = options.hostPort
+    ? 'HOST:PORT or a multiaddr such as /ip4/10.0.0.1/tcp/65002'
+    : 'a multiaddr such as /ip4/0.0.0.0/tcp/65002';
+  const tcp = hostPort();
+  return {
+    metavar: form,
+    expected,
+    parse(raw) {
+      if (raw.startsWith('/')) {
+        try {
+          return multiaddr(raw).toString();
+        } catch {
+          throw new InvalidValue(expected);
+        }
+      }
+      if (!options.hostPort) throw new InvalidValue(expected);
+      const { host, port } = tcp.parse(raw);
+      const protocol = isIP(host) === 4 ? 'ip4' : isIP(host) === 6 ? 'ip6' : 'dns';
+      return `/${protocol}/${host}/tcp/${port}`;
+    },
+    format: (value) => value,
+  };
+}
 
 /** Every knob of the node daemon. Flag names are the public interface (README table, YAML keys, env vars). */
 export const daemonOptions = defineOptions({
@@ -107,6 +141,62 @@ export const daemonOptions = defineOptions({
     default: 4 * 2 ** 20,
     doc: 'refuse manifests larger than this',
   }),
+  p2pListen: optionalOption({
+    flag: 'p2p-listen',
+    parser: multiaddrParser(),
+    doc: `libp2p address other daemons fetch pieces from (default ${DEFAULT_P2P_LISTEN} when P2P is on); setting it turns P2P on`,
+  }),
+  schedulers: listOption({
+    flag: 'scheduler',
+    parser: multiaddrParser({ hostPort: true }),
+    doc: 'the scheduler to ask for blobs (HOST:PORT or a multiaddr; its peer id is learnt on connect); turns P2P on',
+  }),
+  zone: optionalOption({
+    flag: 'zone',
+    parser: string({ metavar: 'NAME' }),
+    doc: 'failure/network zone of this node; the scheduler prefers parents in the same zone',
+  }),
+  uploadSlots: option({
+    flag: 'upload-slots',
+    parser: int({ min: 1 }),
+    default: 200,
+    doc: 'pieces served to other daemons at once; more requests are answered busy',
+  }),
+  uploadRate: option({
+    flag: 'upload-rate',
+    parser: byteSize(),
+    default: 0,
+    doc: 'bytes per second of piece uploads (0 = unlimited)',
+  }),
+  downloadRate: option({
+    flag: 'download-rate',
+    parser: byteSize(),
+    default: 0,
+    doc: 'bytes per second of piece downloads and origin traffic together (0 = unlimited)',
+  }),
+  piecesInFlight: option({
+    flag: 'pieces-in-flight',
+    parser: int({ min: 1, max: 64 }),
+    default: 8,
+    doc: 'pieces requested from parents at once, per blob',
+  }),
+  pieceTimeoutMs: option({
+    flag: 'piece-timeout',
+    parser: duration({ min: 1 }),
+    default: 2_000,
+    doc: 'a piece whose bytes stop arriving for this long is requested from another parent or the origin',
+  }),
+  schedulerTimeoutMs: option({
+    flag: 'scheduler-timeout',
+    parser: duration({ min: 1 }),
+    default: 1_000,
+    doc: 'go to the origin when the scheduler does not answer within this long',
+  }),
+  swarmKeyFile: optionalOption({
+    flag: 'swarm-key-file',
+    parser: string({ metavar: 'FILE' }),
+    doc: 'private-network key (libp2p pnet): only daemons with the same key can connect',
+  }),
   logLevel: option({
     flag: 'log-level',
     parser: enumOf(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
@@ -116,6 +206,11 @@ export const daemonOptions = defineOptions({
 });
 
 export type DaemonConfig = ConfigOf<typeof daemonOptions>;
+
+/** Is the swarm (scheduler + piece exchange) in use, or only the origin? */
+export function p2pEnabled(config: DaemonConfig): boolean {
+  return config.schedulers.length > 0 || config.p2pListen !== undefined;
+}
 
 /** Defaults < YAML (`--config` / FLOTILLA_CONFIG) < FLOTILLA_* env < flags; throws ConfigError naming the culprit. */
 export function loadDaemonConfig(argv: string[], env: NodeJS.ProcessEnv): DaemonConfig {

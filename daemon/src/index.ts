@@ -3,15 +3,17 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '@flotilla/log';
-import { OriginClient, readDockerConfigCredentials, type RegistryAccess } from '@flotilla/origin';
+import { readDockerConfigCredentials, type RegistryAccess } from '@flotilla/origin';
+import { TokenBucket } from '@flotilla/ratelimit';
 import { ContentStore } from '@flotilla/store';
 import { BlobDownloads } from './blob/download.ts';
 import { OriginBlobSource } from './blob/origin-source.ts';
-import type { DaemonConfig } from './config.ts';
+import { p2pEnabled, type DaemonConfig } from './config.ts';
 import { BlobHandler } from './mirror/blobs.ts';
 import { ManifestHandler } from './mirror/manifests.ts';
 import { createMirrorServer } from './mirror/server.ts';
 import { normalizeRegistry, type UpstreamPolicy } from './mirror/upstream.ts';
+import { RateLimitedOriginClient, startSwarm, type Swarm } from './swarm/index.ts';
 
 export type { DaemonConfig } from './config.ts';
 export { daemonOptions, loadDaemonConfig } from './config.ts';
@@ -21,17 +23,33 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
-/** Starts the node daemon: the content store, the origin client and the registry mirror in front of them. */
+/**
+ * Starts the node daemon: the content store, the origin client, the swarm (with --scheduler / --p2p-listen) and the
+ * registry mirror in front of them.
+ */
 export async function startDaemon(config: DaemonConfig, logger: Logger): Promise<RunningDaemon> {
   const store = await ContentStore.open(join(config.dataDir, 'store'), logger.child({ component: 'store' }));
-  const origin = new OriginClient({
-    access: registryAccess(config),
-    connectTimeoutMs: config.originConnectTimeoutMs,
-    firstByteTimeoutMs: config.originFirstByteTimeoutMs,
-    idleTimeoutMs: config.originIdleTimeoutMs,
-    logger: logger.child({ component: 'origin' }),
-  });
-  const downloads = new BlobDownloads(store, new OriginBlobSource(origin), logger.child({ component: 'download' }));
+  // --download-rate covers everything the node receives: origin bodies and swarm pieces draw on one bucket.
+  const downloadBucket = new TokenBucket(config.downloadRate);
+  const origin = new RateLimitedOriginClient(
+    {
+      access: registryAccess(config),
+      connectTimeoutMs: config.originConnectTimeoutMs,
+      firstByteTimeoutMs: config.originFirstByteTimeoutMs,
+      idleTimeoutMs: config.originIdleTimeoutMs,
+      logger: logger.child({ component: 'origin' }),
+    },
+    downloadBucket,
+  );
+  const originSource = new OriginBlobSource(origin);
+  let swarm: Swarm | undefined;
+  try {
+    if (p2pEnabled(config)) swarm = await startSwarm(config, { store, origin, originSource, downloadBucket, logger });
+  } catch (err) {
+    await Promise.all([origin.close(), store.close()]);
+    throw err;
+  }
+  const downloads = new BlobDownloads(store, swarm?.source ?? originSource, logger.child({ component: 'download' }));
   const server = createMirrorServer({
     policy: upstreamPolicy(config),
     manifests: new ManifestHandler(
@@ -47,6 +65,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   try {
     await once(server, 'listening');
   } catch (err) {
+    await swarm?.stop();
     await Promise.all([origin.close(), store.close()]);
     throw err;
   }
@@ -61,6 +80,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       server.closeAllConnections();
       await downloads.cancelAll();
       await closed;
+      await swarm?.stop();
       await Promise.all([origin.close(), store.close()]);
       logger.info('daemon stopped');
     },

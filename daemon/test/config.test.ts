@@ -40,6 +40,16 @@ describe('daemon config', () => {
       originIdleTimeoutMs: 15_000,
       staleManifestWindowMs: 3_600_000,
       maxManifestBytes: 4 * 1024 * 1024,
+      p2pListen: undefined,
+      schedulers: [],
+      zone: undefined,
+      uploadSlots: 200,
+      uploadRate: 0,
+      downloadRate: 0,
+      piecesInFlight: 8,
+      pieceTimeoutMs: 2_000,
+      schedulerTimeoutMs: 1_000,
+      swarmKeyFile: undefined,
       logLevel: 'info',
     } satisfies DaemonConfig);
     expect(loadDaemonConfig([], { HOME: '/home/me', XDG_DATA_HOME: '/xdg' }).dataDir).toBe('/xdg/flotilla');

@@ -1,0 +1,151 @@
+import type { Logger } from '@flotilla/log';
+import type { P2PNode } from '@flotilla/p2p';
+import { pieceWatch, type Parent } from '@flotilla/wire';
+import type { PeerId } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr } from '@multiformats/multiaddr';
+import { PieceSet } from './piece-set.ts';
+
+/** A parent that answered `busy` gets no new requests for this long. */
+const BUSY_BACKOFF_MS = 250;
+
+/** Why a parent is no longer used for this blob. `corrupt` is final; the others may be re-offered by the scheduler. */
+export type DropReason = 'corrupt' | 'slow' | 'error' | 'gone';
+
+export interface ParentState {
+  readonly peerId: string;
+  readonly id: PeerId;
+  /** The scheduler's own seed (counted apart from other daemons). */
+  readonly isSeed: boolean;
+  /** Pieces it announced on its watch stream (and, for the seed, every piece whose digest is known). */
+  readonly have: PieceSet;
+  inFlight: number;
+  busyUntil: number;
+}
+
+export interface ParentPoolOptions {
+  node: P2PNode;
+  digest: string;
+  pieceCount: number;
+  seedPeerId: string | undefined;
+  /** Availability changed (a watch frame, a parent added or lost). */
+  onChange(): void;
+  /** A parent went away on its own (its watch failed or ended unfinished). */
+  onLost(parent: ParentState): void;
+  logger: Logger;
+}
+
+/**
+ * The parents of one download and what each holds, learnt from one `watch` stream per parent. Chooses the parent
+ * for a piece: other daemons before the seed (the seed's upload is what the swarm exists to spare), then the least
+ * loaded, ties broken at random.
+ */
+export class ParentPool {
+  readonly #o: ParentPoolOptions;
+  readonly #parents = new Map<string, { state: ParentState; watch: AbortController }>();
+  readonly #dropped = new Map<string, DropReason>();
+
+  constructor(options: ParentPoolOptions) {
+    this.#o = options;
+  }
+
+  get size(): number {
+    return this.#parents.size;
+  }
+
+  get seed(): ParentState | undefined {
+    return this.#o.seedPeerId === undefined ? undefined : this.#parents.get(this.#o.seedPeerId)?.state;
+  }
+
+  /** Parents dropped for this blob, to exclude when asking the scheduler for new ones. */
+  get dropped(): string[] {
+    return [...this.#dropped.keys()];
+  }
+
+  /** Starts watching new parents; ignores ourselves, current parents and corrupt ones. */
+  add(parents: readonly Parent[]): void {
+    for (const parent of parents) {
+      if (this.#parents.has(parent.peerId) || this.#dropped.get(parent.peerId) === 'corrupt') continue;
+      if (parent.peerId === this.#o.node.peerId.toString()) continue;
+      this.#dropped.delete(parent.peerId);
+      const state: ParentState = {
+        peerId: parent.peerId,
+        id: peerIdFromString(parent.peerId),
+        isSeed: parent.peerId === this.#o.seedPeerId,
+        have: new PieceSet(this.#o.pieceCount),
+        inFlight: 0,
+        busyUntil: 0,
+      };
+      const watch = new AbortController();
+      this.#parents.set(parent.peerId, { state, watch });
+      void this.#watch(state, parent.addresses, watch.signal);
+    }
+    this.#o.onChange();
+  }
+
+  get(peerId: string): ParentState | undefined {
+    return this.#parents.get(peerId)?.state;
+  }
+
+  /** How many parents hold the piece (rarity for the piece order). */
+  holders(index: number): number {
+    let n = 0;
+    for (const { state } of this.#parents.values()) if (state.have.has(index)) n++;
+    return n;
+  }
+
+  /** The parent to ask for a piece, or undefined when no usable parent (outside `exclude`) holds it. */
+  choose(index: number, exclude: ReadonlySet<string> | undefined, now: number): ParentState | undefined {
+    let best: ParentState | undefined;
+    let bestScore = Infinity;
+    for (const { state } of this.#parents.values()) {
+      if (!state.have.has(index) || state.busyUntil > now || exclude?.has(state.peerId)) continue;
+      const score = (state.isSeed ? 1_000 : 0) + state.inFlight + Math.random() * 0.5;
+      if (score < bestScore) {
+        best = state;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  busy(parent: ParentState, now: number): void {
+    parent.busyUntil = now + BUSY_BACKOFF_MS;
+  }
+
+  /** Stops using a parent for this blob. */
+  drop(peerId: string, reason: DropReason): ParentState | undefined {
+    const entry = this.#parents.get(peerId);
+    if (this.#dropped.get(peerId) !== 'corrupt') this.#dropped.set(peerId, reason);
+    if (!entry) return undefined;
+    this.#parents.delete(peerId);
+    entry.watch.abort();
+    this.#o.logger.info({ digest: this.#o.digest, parent: peerId, reason }, 'parent dropped');
+    this.#o.onChange();
+    return entry.state;
+  }
+
+  stop(): void {
+    for (const { watch } of this.#parents.values()) watch.abort();
+    this.#parents.clear();
+  }
+
+  async #watch(parent: ParentState, addresses: string[], signal: AbortSignal): Promise<void> {
+    const { node, digest, pieceCount } = this.#o;
+    let complete = false;
+    try {
+      await node.peerStore.merge(parent.id, { multiaddrs: addresses.map((a) => multiaddr(a)) });
+      for await (const have of pieceWatch(node, parent.id, { digest, pieceCount }, { signal })) {
+        for (const index of have.pieces) parent.have.add(index);
+        complete = have.complete;
+        if (complete) for (let i = 0; i < pieceCount; i++) parent.have.add(i);
+        this.#o.onChange();
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      this.#o.logger.debug({ digest, parent: parent.peerId, error: (err as Error).message }, 'watch failed');
+    }
+    // A parent that finished may end its watch; one that ends it unfinished has given up on the blob.
+    if (!signal.aborted && !complete) this.#o.onLost(parent);
+  }
+}
