@@ -1,4 +1,4 @@
 export { runMirrorBench } from './mirror/run.ts';
 export { parseBenchArgs, type BenchOptions } from './mirror/options.ts';
 export { renderMarkdown, type MirrorReport } from './mirror/report.ts';
-export { Cleanup } from './mirror/cleanup.ts';
+export { Cleanup } from './common/cleanup.ts';

@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Cleanup } from './mirror/cleanup.ts';
+import { Cleanup } from './common/cleanup.ts';
 import { parseBenchArgs, USAGE, UsageError } from './mirror/options.ts';
 import { renderMarkdown } from './mirror/report.ts';
 import { runMirrorBench } from './mirror/run.ts';

@@ -1,10 +1,10 @@
 import { Agent, request } from 'node:http';
 import { DEFAULT_MANIFEST_ACCEPT } from '@flotilla/oci';
-import type { Cleanup } from './cleanup.ts';
+import type { Cleanup } from '../common/cleanup.ts';
 import { attempt, type Failure } from './failure.ts';
-import { cpuDuring } from './proc.ts';
+import { cpuDuring } from '../common/proc.ts';
 import { directTarget, startDaemonTarget, startProxyTarget, TAG, type Origin, type PullTarget, type TargetName } from './setup.ts';
-import { percentile } from './stats.ts';
+import { percentile } from '../common/stats.ts';
 
 export interface LatencyPlan {
   warmup: number;

@@ -1,7 +1,7 @@
-import type { Cleanup } from './cleanup.ts';
+import type { Cleanup } from '../common/cleanup.ts';
 import { verifiedPull, type Verification } from './curl.ts';
 import { attempt, type Failure } from './failure.ts';
-import { cpuDuring, peakRssBytes, resetPeakRss, sampleRss } from './proc.ts';
+import { cpuDuring, peakRssBytes, resetPeakRss, sampleRss } from '../common/proc.ts';
 import { startDaemonTarget, type Origin } from './setup.ts';
 
 export interface MemoryPlan {

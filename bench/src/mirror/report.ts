@@ -1,9 +1,9 @@
 import type { Failure } from './failure.ts';
 import type { LatencyPlan, LatencyRun } from './latency.ts';
-import type { MachineInfo } from './machine.ts';
+import type { MachineInfo } from '../common/machine.ts';
 import type { MemoryPlan, MemoryRun } from './memory.ts';
 import { formatSize, type BenchOptions } from './options.ts';
-import { median } from './stats.ts';
+import { median } from '../common/stats.ts';
 import type { Mode, ModeRuns } from './throughput.ts';
 
 const MiB = 2 ** 20;

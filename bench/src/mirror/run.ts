@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
-import type { Cleanup } from './cleanup.ts';
+import type { Cleanup } from '../common/cleanup.ts';
 import { measureHeadLatency } from './latency.ts';
-import { describeMachine } from './machine.ts';
+import { describeMachine } from '../common/machine.ts';
 import { measureDaemonMemory } from './memory.ts';
 import { formatSize, type BenchOptions } from './options.ts';
 import { buildReport, type MirrorReport } from './report.ts';

@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseDigest } from '@flotilla/oci';
 import { pushRandomImage, startFlotillaDaemon, startRegistry, waitFor, type Registry, type Service } from '@flotilla/test';
-import type { Cleanup } from './cleanup.ts';
+import type { Cleanup } from '../common/cleanup.ts';
 import type { BlobRef } from './curl.ts';
 
 export const REPOSITORY = 'bench';

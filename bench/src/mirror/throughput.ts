@@ -1,7 +1,7 @@
-import type { Cleanup } from './cleanup.ts';
+import type { Cleanup } from '../common/cleanup.ts';
 import { timedPull, verifiedPull, type TimedPull, type Verification } from './curl.ts';
 import { attempt, type Failure } from './failure.ts';
-import { cpuDuring } from './proc.ts';
+import { cpuDuring } from '../common/proc.ts';
 import { directTarget, startDaemonTarget, startProxyTarget, type Origin, type PullTarget } from './setup.ts';
 
 export const MODES = ['direct', 'proxy cold', 'proxy warm', 'daemon cold', 'daemon warm'] as const;
