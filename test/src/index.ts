@@ -7,3 +7,4 @@ export * from './daemon.ts';
 export * from './registry.ts';
 export * from './token-server.ts';
 export * from './cli.ts';
+export * from './counting-proxy.ts';

@@ -94,12 +94,16 @@ export class ParentPool {
     return n;
   }
 
-  /** The parent to ask for a piece, or undefined when no usable parent (outside `exclude`) holds it. */
-  choose(index: number, exclude: ReadonlySet<string> | undefined, now: number): ParentState | undefined {
+  /**
+   * The parent to ask for a piece, or undefined when no usable parent (outside `exclude`) holds it. The seed is
+   * only chosen while it has fewer than `seedLimit` of our requests.
+   */
+  choose(index: number, options: { exclude?: ReadonlySet<string> | undefined; now: number; seedLimit: number }): ParentState | undefined {
     let best: ParentState | undefined;
     let bestScore = Infinity;
     for (const { state } of this.#parents.values()) {
-      if (!state.have.has(index) || state.busyUntil > now || exclude?.has(state.peerId)) continue;
+      if (!state.have.has(index) || state.busyUntil > options.now || options.exclude?.has(state.peerId)) continue;
+      if (state.isSeed && state.inFlight >= options.seedLimit) continue;
       const score = (state.isSeed ? 1_000 : 0) + state.inFlight + Math.random() * 0.5;
       if (score < bestScore) {
         best = state;

@@ -15,6 +15,8 @@ import { TransferStats } from './transfer-stats.ts';
 
 /** Pieces ahead of the reader's position fetched strictly in order. */
 const IN_ORDER_WINDOW = 4;
+/** Rarest-first requests one child keeps at the seed at once while it has other parents. */
+const SEED_SHARE = 2;
 /** Reschedules asked before the remaining pieces go to the origin. */
 const MAX_RESCHEDULES = 3;
 
@@ -141,24 +143,32 @@ export class PieceDownload {
   #fill(now: number): void {
     this.#checkFrontier(now);
     let free = this.#o.piecesInFlight - this.#attempts.size;
-    const take = (index: number): void => {
-      const parent = this.#digests[index] === null ? undefined : this.#parents.choose(index, this.#failedFrom.get(index), now);
+    const start = (index: number, originIfNobody: boolean): void => {
+      const parent = this.#parentFor(index, now);
       if (parent) this.#fromParent(index, parent);
-      else this.#fromOrigin(index);
+      else if (originIfNobody) this.#fromOrigin(index);
+      else return;
       free--;
     };
+    // A failed piece goes to another parent if one can serve it now, else to the origin: the reader must not wait.
     for (const index of this.#urgent) {
-      if (free <= 0) return;
+      if (free <= 0) break;
       this.#urgent.delete(index);
-      if (this.#state[index] === MISSING) take(index);
+      if (this.#state[index] === MISSING) start(index, true);
     }
     if (this.#originOnly || this.#frontierFromOrigin) {
       const end = this.#originOnly ? this.#meta.pieceCount : Math.min(this.#meta.pieceCount, this.#frontier + IN_ORDER_WINDOW);
       for (let i = this.#frontier; i < end && free > 0; i++) {
-        if (this.#state[i] === MISSING && (this.#originOnly || !this.#requestable(i, now))) take(i);
+        if (this.#state[i] === MISSING && (this.#originOnly || !this.#requestable(i, now))) start(i, true);
       }
     }
-    if (free > 0) for (const index of this.#order.pick(this.#availability(now), free)) take(index);
+    // Extra candidates: the seed's share may run out part way through the picks.
+    if (free > 0) {
+      for (const index of this.#order.pick(this.#availability(now), free * 4)) {
+        if (free <= 0) break;
+        start(index, false);
+      }
+    }
     this.#reporter.wantDigests = this.#digests.some((d, i) => d === null && this.#state[i] !== DONE);
     if (this.#parents.size === 0 && !this.#originOnly && this.#done < this.#meta.pieceCount) void this.#reschedule();
   }
@@ -173,11 +183,21 @@ export class PieceDownload {
   }
 
   #requestable(index: number, now: number): boolean {
-    return (
-      this.#state[index] === MISSING &&
-      this.#digests[index] !== null &&
-      this.#parents.choose(index, this.#failedFrom.get(index), now) !== undefined
-    );
+    return this.#state[index] === MISSING && this.#parentFor(index, now) !== undefined;
+  }
+
+  /**
+   * Who to ask for a piece: never a parent that failed it, never anyone before its digest is known. The seed's
+   * upload is what the swarm exists to spare, so when other daemons are parents too the seed serves a child only
+   * the reader's next piece and SEED_SHARE rarest-first pieces beyond the in-order window: those differ from child
+   * to child, so what each child takes from the seed is what it can pass on to the others.
+   */
+  #parentFor(index: number, now: number): ParentState | undefined {
+    if (this.#digests[index] === null) return undefined;
+    const seedOnly = this.#parents.size === 1 && this.#parents.seed !== undefined;
+    const seedLimit =
+      seedOnly || index === this.#frontier ? Infinity : index < this.#frontier + IN_ORDER_WINDOW ? 0 : SEED_SHARE;
+    return this.#parents.choose(index, { exclude: this.#failedFrom.get(index), now, seedLimit });
   }
 
   /** The reader waits on the frontier piece: if nobody could serve it for a piece deadline, the origin will. */
@@ -243,7 +263,9 @@ export class PieceDownload {
     if (outcome.kind === 'ok') return this.#store(index, outcome.chunks, parent);
     this.#state[index] = MISSING;
     const now = performance.now();
-    switch (outcome.kind) {
+    // Requests that ended after their parent was dropped say nothing new about it (one bad piece is enough).
+    const kind = this.#parents.get(parent.peerId) === parent ? outcome.kind : 'cancelled';
+    switch (kind) {
       case 'busy':
         this.#parents.busy(parent, now);
         this.#reporter.failed({ index, peer: parent.peerId, reason: 'busy' });
@@ -259,10 +281,12 @@ export class PieceDownload {
         this.#urgent.add(index);
         return this.#fail(index, parent, 'corrupt');
       case 'slow':
-      case 'error':
-        this.#o.logger.info({ digest: this.#meta.digest, piece: index, parent: parent.peerId, error: outcome.error }, 'piece failed');
+      case 'error': {
+        const error = 'error' in outcome ? outcome.error : '';
+        this.#o.logger.info({ digest: this.#meta.digest, piece: index, parent: parent.peerId, reason: kind, error }, 'piece failed');
         this.#urgent.add(index);
-        return this.#fail(index, parent, outcome.kind);
+        return this.#fail(index, parent, kind);
+      }
     }
   }
 
