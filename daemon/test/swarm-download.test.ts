@@ -37,7 +37,7 @@ describe('piece download from several parents', () => {
   });
 
   /** Runs one child download against the fake scheduler; returns the stored bytes and the child's log lines. */
-  async function download(blob: TestBlob, scheduler: FakeScheduler) {
+  async function download(blob: TestBlob, scheduler: FakeScheduler, downloadRate = 0) {
     const child = await net.node();
     const { logger, lines } = capturingLogger();
     const client = new SchedulerClient({ node: child, address: scheduler.address, timeoutMs: 1_000, registration: { uploadSlots: 4 }, logger });
@@ -56,7 +56,7 @@ describe('piece download from several parents', () => {
       writer,
       scheduler: client,
       origin,
-      downloadBucket: new TokenBucket(0),
+      downloadBucket: new TokenBucket(downloadRate),
       piecesInFlight: 8,
       pieceTimeoutMs: PIECE_TIMEOUT_MS,
       onPiece: (index) => written.push(index),
@@ -102,6 +102,19 @@ describe('piece download from several parents', () => {
     expect(result.summary).toMatchObject({ bytes_from_peers: blob.bytes.length, bytes_from_origin: 0 });
     // One piece deadline lost, not one per piece.
     expect(result.elapsedMs).toBeLessThan(PIECE_TIMEOUT_MS + 1_500);
+  });
+
+  it('draws piece downloads from the --download-rate bucket', async () => {
+    const blob = makeBlob(3 * MiB);
+    const parent = await net.node();
+    stores.push(await servePieces(parent, [blob]));
+    const scheduler = await fakeScheduler(await net.node(), blob, [parent]);
+
+    const result = await download(blob, scheduler, 3 * MiB);
+
+    expect(result.bytes.equals(blob.bytes)).toBe(true);
+    // 3 MiB at 3 MiB/s, less the bucket's 0.3 MiB burst.
+    expect(result.elapsedMs).toBeGreaterThan(850);
   });
 });
 

@@ -1,10 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { pushBlob, startRegistry, type Registry } from '@flotilla/test';
+import { silentLogger } from '@flotilla/log';
+import { parseDigest } from '@flotilla/oci';
+import { OriginClient } from '@flotilla/origin';
+import { TestNetwork } from '@flotilla/p2p/testing';
+import { TokenBucket } from '@flotilla/ratelimit';
+import type { ContentStore } from '@flotilla/store';
+import { pushBlob, registryRequests, startRegistry, type Registry } from '@flotilla/test';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDaemonConfig, startDaemon, type RunningDaemon } from '../src/index.ts';
-import { capturingLogger, tempDir } from './swarm-support.ts';
+import { PieceDownload } from '../src/swarm/piece-download.ts';
+import { SchedulerClient } from '../src/swarm/scheduler-client.ts';
+import { capturingLogger, fakeScheduler, makeBlob, storeWith, tempDir } from './swarm-support.ts';
 
 /** Accepts TCP connections and never says anything: a scheduler that hangs (worse than one that refuses). */
 async function blackHole(): Promise<{ server: Server; address: string }> {
@@ -70,5 +79,67 @@ describe('daemon with an unreachable scheduler', () => {
     expect(second.status).toBe(200);
     expect(second.digest).toBe(digests[1]);
     expect(second.headersMs).toBeLessThan(500); // "scheduler down" is remembered
+  });
+});
+
+describe('piece download whose parents are all gone', () => {
+  let registry: Registry;
+  let net: TestNetwork;
+  let store: ContentStore;
+  let origin: OriginClient;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    net = await TestNetwork.create();
+    store = await storeWith([]);
+    origin = new OriginClient({
+      access: () => ({ insecure: true }),
+      connectTimeoutMs: 1_000,
+      firstByteTimeoutMs: 2_000,
+      idleTimeoutMs: 2_000,
+      logger: silentLogger(),
+    });
+  });
+  afterAll(async () => {
+    await origin?.close();
+    await store?.close();
+    await net?.stop();
+    await registry?.stop();
+  });
+
+  it('asks to be rescheduled, then takes the remaining pieces from the origin with Range requests', async () => {
+    const blob = makeBlob(5 * 1024 * 1024 + 17);
+    await pushBlob(registry, 'app/pieces', blob.bytes);
+    const dead = await net.node();
+    const scheduler = await fakeScheduler(await net.node(), blob, [dead]);
+    await dead.stop();
+
+    const child = await net.node();
+    const { logger, lines } = capturingLogger();
+    const client = new SchedulerClient({ node: child, address: scheduler.address, timeoutMs: 1_000, registration: { uploadSlots: 4 }, logger });
+    const request = { registry: registry.host, repository: 'app/pieces', digest: parseDigest(blob.digest), signal: new AbortController().signal };
+    const assignment = await client.call({ type: 'task', digest: blob.digest, registry: registry.host, repository: 'app/pieces' });
+    if (assignment.type !== 'task-assigned') throw new Error(`unexpected ${assignment.type}`);
+    const writer = await store.createWriter(request.digest, blob.meta.size);
+    await new PieceDownload({
+      node: child,
+      request,
+      assignment,
+      writer,
+      scheduler: client,
+      origin,
+      downloadBucket: new TokenBucket(0),
+      piecesInFlight: 4,
+      pieceTimeoutMs: 500,
+      onPiece: () => {},
+      logger,
+    }).run();
+    const record = await writer.commit({ source: 'test' });
+
+    expect((await readFile(store.blobPath(record.digest))).equals(blob.bytes)).toBe(true);
+    expect(scheduler.requests).toContainEqual({ type: 'reschedule', digest: blob.digest, exclude: [dead.peerId.toString()] });
+    expect(lines.find((l) => l['msg'] === 'swarm download finished')).toMatchObject({ bytes_from_origin: blob.meta.size, bytes_from_peers: 0 });
+    const ranged = registryRequests(registry).filter((r) => r.method === 'GET' && r.path.includes('/blobs/') && r.status === 206);
+    expect(ranged).toHaveLength(blob.meta.pieceCount);
   });
 });

@@ -40,13 +40,19 @@ export class SwarmBlobSource implements BlobSource {
     if (!assignment) return this.#o.fallback.start(request, writer);
     const { active } = this.#o;
     const blob = active.start(assignment.meta, writer);
+    const { node, scheduler, origin, downloadBucket, piecesInFlight, pieceTimeoutMs, logger } = this.#o;
     const download = new PieceDownload({
-      ...this.#o,
+      node,
       request,
       assignment,
       writer,
+      scheduler,
+      origin,
+      downloadBucket,
+      piecesInFlight,
+      pieceTimeoutMs,
       onPiece: (index) => active.pieceWritten(blob, index),
-      logger: this.#o.logger,
+      logger,
     });
     const done = download.run().then(
       () => active.finished(blob),

@@ -1,4 +1,4 @@
-import type { Parent, PieceFailure } from '@flotilla/wire';
+import { LIMITS, type Parent, type PieceFailure } from '@flotilla/wire';
 import { PieceSet } from './piece-set.ts';
 import type { SchedulerClient } from './scheduler-client.ts';
 
@@ -70,9 +70,8 @@ export class TaskReporter {
 
   #send(): Promise<void> {
     const finished = this.#pending.sort((a, b) => a - b);
-    const failed = this.#failed;
+    const failed = this.#failed.splice(0, LIMITS.failed);
     this.#pending = [];
-    this.#failed = [];
     this.#sending = this.#report(finished, failed).finally(() => (this.#sending = undefined));
     return this.#sending;
   }
@@ -88,13 +87,12 @@ export class TaskReporter {
       if (ack.code === 'unknown-task') {
         await this.#o.rejoin();
         this.#pending = this.#finished.toArray();
-        this.#failed = [];
-        return;
       }
+      // Any other refusal would refuse the same batch again: it is dropped.
     } catch {
       // Unreachable: keep the batch for the next report.
+      this.#pending.push(...finished);
+      this.#failed.unshift(...failed);
     }
-    this.#pending.push(...finished);
-    this.#failed.unshift(...failed);
   }
 }

@@ -1,0 +1,112 @@
+import { silentLogger } from '@flotilla/log';
+import { parseDigest } from '@flotilla/oci';
+import type { P2PNode } from '@flotilla/p2p';
+import { TestNetwork } from '@flotilla/p2p/testing';
+import { TokenBucket } from '@flotilla/ratelimit';
+import type { ContentStore } from '@flotilla/store';
+import { pieceGet, pieceRange, pieceWatch, type HaveMessage } from '@flotilla/wire';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActiveDownloads } from '../src/swarm/active-downloads.ts';
+import { PieceServer } from '../src/swarm/piece-server.ts';
+import { makeBlob, storeWith, type TestBlob } from './swarm-support.ts';
+
+const MiB = 1024 * 1024;
+
+describe('piece server', () => {
+  let net: TestNetwork;
+  let client: P2PNode;
+  const stores: ContentStore[] = [];
+
+  beforeAll(async () => {
+    net = await TestNetwork.create();
+    client = await net.node();
+  });
+  afterAll(async () => {
+    await net.stop();
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  async function server(blobs: TestBlob[], options: { uploadSlots?: number; uploadRate?: number } = {}) {
+    const node = await net.node();
+    const store = await storeWith(blobs);
+    stores.push(store);
+    const active = new ActiveDownloads();
+    await new PieceServer({
+      node,
+      store,
+      active,
+      uploadSlots: options.uploadSlots ?? 8,
+      uploadBucket: new TokenBucket(options.uploadRate ?? 0),
+      logger: silentLogger(),
+    }).start();
+    await client.peerStore.merge(node.peerId, { multiaddrs: node.getMultiaddrs() });
+    return { node, store, active };
+  }
+
+  async function get(from: P2PNode, blob: TestBlob, index: number) {
+    const chunks: Uint8Array[] = [];
+    const reply = await pieceGet(client, from.peerId, { digest: blob.digest, index }, { onChunk: (c) => void chunks.push(c) });
+    return { type: reply.type, bytes: Buffer.concat(chunks) };
+  }
+
+  function pieceBytes(blob: TestBlob, index: number): Buffer {
+    const { start, end } = pieceRange(index, blob.meta.size, blob.meta.pieceLength);
+    return blob.bytes.subarray(start, end);
+  }
+
+  it('serves pieces of a blob still downloading, and watchers see them land', async () => {
+    const blob = makeBlob(4 * MiB - 1000);
+    const { node, store, active } = await server([]);
+    const writer = await store.createWriter(parseDigest(blob.digest), blob.meta.size);
+    const entry = active.start(blob.meta, writer);
+    const land = async (index: number) => {
+      await writer.write(pieceRange(index, blob.meta.size, blob.meta.pieceLength).start, pieceBytes(blob, index));
+      active.pieceWritten(entry, index);
+    };
+    await land(2);
+    await land(0);
+
+    expect(await get(node, blob, 1)).toEqual({ type: 'missing', bytes: Buffer.alloc(0) });
+    const got = await get(node, blob, 2);
+    expect(got.type).toBe('piece');
+    expect(got.bytes.equals(pieceBytes(blob, 2))).toBe(true);
+
+    const frames: HaveMessage[] = [];
+    const watching = (async () => {
+      for await (const have of pieceWatch(client, node.peerId, { digest: blob.digest, pieceCount: blob.meta.pieceCount })) {
+        frames.push(have);
+        if (frames.length === 1) await land(1);
+        if (frames.length === 2) await land(3);
+      }
+    })();
+    await watching;
+    expect(frames.map((f) => [f.pieces, f.complete])).toEqual([
+      [[0, 2], false],
+      [[1], false],
+      [[3], true],
+    ]);
+    await writer.abort();
+  });
+
+  it('serves committed blobs from the store and announces them complete', async () => {
+    const blob = makeBlob(3 * MiB + 7);
+    const { node } = await server([blob]);
+    for (let i = 0; i < blob.meta.pieceCount; i++) expect((await get(node, blob, i)).bytes.equals(pieceBytes(blob, i))).toBe(true);
+    expect((await get(node, blob, blob.meta.pieceCount)).type).toBe('missing');
+    const frames: HaveMessage[] = [];
+    for await (const have of pieceWatch(client, node.peerId, { digest: blob.digest, pieceCount: blob.meta.pieceCount })) frames.push(have);
+    expect(frames).toEqual([{ type: 'have', pieces: [0, 1, 2, 3], complete: true }]);
+  });
+
+  it('answers busy once every upload slot is taken, and paces uploads by --upload-rate', async () => {
+    const blob = makeBlob(2 * MiB);
+    const { node } = await server([blob], { uploadSlots: 1, uploadRate: 2 * MiB });
+    const started = performance.now();
+    const first = get(node, blob, 0);
+    await expect.poll(async () => (await get(node, blob, 1)).type).toBe('busy');
+    expect((await first).bytes.equals(pieceBytes(blob, 0))).toBe(true);
+    // 1 MiB at 2 MiB/s with a 0.2 MiB burst.
+    expect(performance.now() - started).toBeGreaterThan(350);
+    await expect.poll(async () => (await get(node, blob, 1)).type).toBe('piece'); // the slot is released
+  });
+});
