@@ -92,3 +92,14 @@ export function sampleRss(pid: number, intervalMs: number): { stop(): Promise<Rs
     },
   };
 }
+
+/** Busy and total CPU time of the whole machine (all cores, every process), in clock ticks, from /proc/stat. */
+export async function machineCpuTicks(): Promise<{ busy: number; total: number }> {
+  const stat = await readFile('/proc/stat', 'utf8');
+  const fields = (/^cpu\s+(.+)$/m.exec(stat)?.[1] ?? '').split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already counted in user)
+  if (fields.length < 8 || fields.some((n) => !Number.isFinite(n))) throw new Error(`unexpected /proc/stat: ${stat.split('\n')[0]}`);
+  const total = fields.slice(0, 8).reduce((sum, n) => sum + n, 0);
+  const idle = fields[3]! + fields[4]!;
+  return { busy: total - idle, total };
+}

@@ -1,0 +1,59 @@
+import { availableParallelism } from 'node:os';
+import { cpuSeconds, machineCpuTicks } from '../common/proc.ts';
+
+/** Above this share of all cores busy, the run measured the CPU rather than the emulated links. */
+export const SATURATED_SHARE = 0.9;
+
+/** CPU use during one timed run. */
+export interface CpuUse {
+  wallSeconds: number;
+  /** Per role (origin, daemons, clients, ...): CPU seconds of all its processes, and ÷ wall = cores kept busy. */
+  roles: Record<string, { cpuSeconds: number; cores: number }>;
+  /** Cores the bench's own processes (every role) kept busy together. */
+  benchCores: number;
+  /** Cores on the machine. */
+  machineCores: number;
+  /** Share of all cores busy over the run, every process on the machine counted (/proc/stat). */
+  machineBusy: number;
+  /** machineBusy > 90 %: the figures are CPU-bound, not link-bound. */
+  cpuSaturated: boolean;
+}
+
+/** Starts measuring; `clients` is this process, which runs the pulling clients. */
+export async function startCpuMeter(roles: Record<string, number[]>): Promise<{ stop(): Promise<CpuUse> }> {
+  const read = async () => ({
+    at: performance.now(),
+    self: process.cpuUsage(),
+    machine: await machineCpuTicks(),
+    roles: Object.fromEntries(
+      await Promise.all(Object.entries(roles).map(async ([role, pids]) => [role, await sumCpuSeconds(pids)] as const)),
+    ),
+  });
+  const before = await read();
+  return {
+    async stop() {
+      const after = await read();
+      const wallSeconds = (after.at - before.at) / 1000;
+      const use = (cpu: number) => ({ cpuSeconds: cpu, cores: cpu / wallSeconds });
+      const selfSeconds = (after.self.user + after.self.system - before.self.user - before.self.system) / 1e6;
+      const machineBusy = (after.machine.busy - before.machine.busy) / Math.max(1, after.machine.total - before.machine.total);
+      const used = {
+        ...Object.fromEntries(Object.keys(roles).map((role) => [role, use((after.roles[role] ?? 0) - (before.roles[role] ?? 0))])),
+        clients: use(selfSeconds),
+      };
+      return {
+        wallSeconds,
+        roles: used,
+        benchCores: Object.values(used).reduce((sum, role) => sum + role.cores, 0),
+        machineCores: availableParallelism(),
+        machineBusy,
+        cpuSaturated: machineBusy > SATURATED_SHARE,
+      };
+    },
+  };
+}
+
+async function sumCpuSeconds(pids: number[]): Promise<number> {
+  const seconds = await Promise.all(pids.map(cpuSeconds));
+  return seconds.reduce((sum, s) => sum + s, 0);
+}

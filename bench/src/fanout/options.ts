@@ -1,0 +1,169 @@
+import { fileURLToPath } from 'node:url';
+import {
+  byteSize,
+  ConfigError,
+  defineOptions,
+  duration,
+  enumOf,
+  int,
+  InvalidValue,
+  loadConfig,
+  option,
+  optionalOption,
+  string,
+  type ValueParser,
+} from '@flotilla/config';
+
+/** Every way N nodes can get the image; p2p-dht is named now so scripts can list it, and refused until it exists. */
+export const MODES = ['direct', 'central', 'p2p', 'p2p-dht'] as const;
+export type ModeName = (typeof MODES)[number];
+export type RunnableMode = Exclude<ModeName, 'p2p-dht'>;
+
+/** What features are still to come, with the reason the flag value is refused. */
+const NOT_YET: Record<string, string> = {
+  'p2p-dht': 'it needs the DHT peer discovery of issue 4; use direct, central or p2p',
+  containerd: 'only --client daemon, an HTTP client pulling through each node, exists so far',
+  netns: 'only --link ratelimit exists so far; netns needs root, network namespaces and tc',
+};
+
+const MIN_LAYER = 2 ** 10;
+// Layers are made with crypto.randomBytes and pushed from memory: one buffer stops at 2^31 - 1 bytes.
+const MAX_LAYER = 2 ** 31 - 1;
+const layerSize = byteSize({ min: MIN_LAYER });
+
+/** `SIZE,SIZE,...`: one entry per layer, each parsed like `--image-size`. */
+function layerList(): ValueParser<number[]> {
+  const expected = `comma-separated sizes such as 200MiB,56MiB, each from 1KiB to ${MAX_LAYER} bytes`;
+  return {
+    metavar: 'SIZE,SIZE...',
+    expected,
+    parse(raw) {
+      const items = raw.split(',').map((item) => item.trim());
+      if (items.some((item) => item === '')) throw new InvalidValue(expected);
+      return items.map((item) => {
+        const bytes = layerSize.parse(item);
+        if (bytes > MAX_LAYER) throw new InvalidValue(expected);
+        return bytes;
+      });
+    },
+    format: (sizes) => sizes.map((s) => layerSize.format(s)).join(','),
+  };
+}
+
+/** `direct,central,p2p`: known mode names, no repeats. */
+function modeList(): ValueParser<ModeName[]> {
+  const one = enumOf(MODES);
+  const expected = `a comma-separated list of ${MODES.join(', ')}`;
+  return {
+    metavar: 'MODE,MODE...',
+    expected,
+    parse(raw) {
+      const modes = raw.split(',').map((item) => item.trim());
+      const parsed = modes.map((mode) => {
+        try {
+          return one.parse(mode);
+        } catch {
+          throw new InvalidValue(expected);
+        }
+      });
+      if (new Set(parsed).size !== parsed.length) throw new InvalidValue(`${expected}, each once`);
+      return parsed;
+    },
+    format: (modes) => modes.join(','),
+  };
+}
+
+const DEFAULT_IMAGE_SIZE = 256 * 2 ** 20;
+const DEFAULT_OUT_PARENT = fileURLToPath(new URL('../../out', import.meta.url));
+
+/** The flags of `flotilla bench fanout`; names are the public interface (other checks run them). */
+export const fanoutOptions = defineOptions({
+  nodes: option({ flag: 'nodes', parser: int({ min: 1, max: 200 }), default: 10, doc: 'nodes pulling the image at once' }),
+  imageSize: optionalOption({
+    flag: 'image-size',
+    parser: byteSize({ min: MIN_LAYER }),
+    doc: 'one-layer image of this size (default 256MiB); or give --layers',
+  }),
+  layers: optionalOption({ flag: 'layers', parser: layerList(), doc: 'the image\'s layer sizes, instead of --image-size' }),
+  linkRate: option({
+    flag: 'link-rate',
+    parser: byteSize({ min: 1 }),
+    default: 20_000_000,
+    defaultText: '20MB',
+    doc: 'bytes per second of every node\'s link, the origin\'s and the seed\'s included (20MB = 20·10⁶ B/s)',
+  }),
+  modes: option({
+    flag: 'modes',
+    parser: modeList(),
+    default: ['direct', 'central', 'p2p'],
+    doc: 'what to compare: direct (every node from the origin), central (one pull-through mirror), p2p (scheduler + daemons), p2p-dht (not available yet)',
+  }),
+  out: optionalOption({
+    flag: 'out',
+    parser: string({ metavar: 'DIR' }),
+    doc: 'where results.json, report.md and the SVG charts go (default bench/out/fanout-<timestamp>)',
+  }),
+  repeat: option({ flag: 'repeat', parser: int({ min: 1, max: 20 }), default: 1, doc: 'runs per mode, on fresh processes; medians are reported' }),
+  client: option({
+    flag: 'client',
+    parser: enumOf(['daemon', 'containerd']),
+    default: 'daemon',
+    doc: 'what pulls on each node: daemon = an HTTP client fetching manifest and blobs through the node\'s endpoint (containerd: not available yet)',
+  }),
+  link: option({
+    flag: 'link',
+    parser: enumOf(['ratelimit', 'netns']),
+    default: 'ratelimit',
+    doc: 'link emulation: ratelimit = token buckets (the daemons\' own rate limits and a throttling proxy), no root needed (netns: not available yet)',
+  }),
+  latency: optionalOption({ flag: 'latency', parser: duration(), doc: 'per-link latency (needs --link netns, not available yet)' }),
+  loss: optionalOption({ flag: 'loss', parser: string({ metavar: 'PERCENT' }), doc: 'per-link packet loss (needs --link netns, not available yet)' }),
+});
+
+/** A validated fan-out run. */
+export interface FanoutOptions {
+  nodes: number;
+  /** Sizes of the image's layers in bytes (one for --image-size). */
+  layerSizes: number[];
+  /** Bytes per second of every link. */
+  linkRate: number;
+  modes: RunnableMode[];
+  outDir: string;
+  repeat: number;
+  client: 'daemon';
+  link: 'ratelimit';
+}
+
+/** Parses and checks the flags (defaults < --config file < FLOTILLA_* env < flags); throws ConfigError naming the flag. */
+export function loadFanoutOptions(argv: readonly string[], env: NodeJS.ProcessEnv, now = new Date()): FanoutOptions {
+  const raw = loadConfig(fanoutOptions, { argv, env });
+  if (raw.imageSize !== undefined && raw.layers !== undefined) throw new ConfigError('give --image-size or --layers, not both');
+  if (raw.imageSize !== undefined && raw.imageSize > MAX_LAYER) {
+    throw new ConfigError(`--image-size ${layerSize.format(raw.imageSize)}: one layer holds at most ${MAX_LAYER} bytes; use --layers for a larger image`);
+  }
+  if (raw.client !== 'daemon') throw notYet('--client', raw.client);
+  if (raw.link !== 'ratelimit') throw notYet('--link', raw.link);
+  if (raw.latency !== undefined) throw new ConfigError('--latency needs --link netns, which is not available yet');
+  if (raw.loss !== undefined) throw new ConfigError('--loss needs --link netns, which is not available yet');
+  const unavailable = raw.modes.find((mode) => mode === 'p2p-dht');
+  if (unavailable) throw notYet('--modes', unavailable);
+  return {
+    nodes: raw.nodes,
+    layerSizes: raw.layers ?? [raw.imageSize ?? DEFAULT_IMAGE_SIZE],
+    linkRate: raw.linkRate,
+    modes: raw.modes.filter((mode): mode is RunnableMode => mode !== 'p2p-dht'),
+    outDir: raw.out ?? `${DEFAULT_OUT_PARENT}/fanout-${timestamp(now)}`,
+    repeat: raw.repeat,
+    client: raw.client,
+    link: raw.link,
+  };
+}
+
+function notYet(flag: string, value: string): ConfigError {
+  return new ConfigError(`${flag} ${value}: not available yet; ${NOT_YET[value]}`);
+}
+
+/** `20250102-030405`, sortable and safe in a path. */
+function timestamp(date: Date): string {
+  return date.toISOString().replace(/\.\d+Z$/, '').replaceAll('-', '').replaceAll(':', '').replace('T', '-');
+}

@@ -1,0 +1,128 @@
+import type { Registry } from '@flotilla/test';
+import { Cleanup } from '../common/cleanup.ts';
+import { percentile } from '../common/stats.ts';
+import { startCentral, startDirect } from './baseline-modes.ts';
+import { pullImage, type NodePull } from './client.ts';
+import { startCpuMeter, type CpuUse } from './cpu.ts';
+import type { BenchImage } from './image.ts';
+import type { RunnableMode } from './options.ts';
+import { startP2P } from './p2p-mode.ts';
+import { startProgress } from './progress.ts';
+import type { ByteSources, Topology, TopologyContext } from './topology.ts';
+
+const START: Record<RunnableMode, (ctx: TopologyContext) => Promise<Topology>> = {
+  direct: startDirect,
+  central: startCentral,
+  p2p: startP2P,
+};
+
+export type NodeResult = NodePull & ByteSources;
+
+/** One run of one mode: the figures when every node got the image intact, else what went wrong. */
+export interface ModeRun {
+  ok: boolean;
+  /** Why the run failed (a wrong digest, an HTTP error, the timeout), with the servers' last output. */
+  error?: string;
+  timeoutSeconds: number;
+  allDoneSeconds: number;
+  p50Seconds: number;
+  p95Seconds: number;
+  originEgressBytes: number;
+  /** In node order; empty when the run failed. */
+  nodes: NodeResult[];
+  /** Missing when the mode's processes did not start. */
+  cpu?: CpuUse;
+}
+
+export interface ModeContext {
+  /** The bench's cleanup stack: the mode's processes are on it until the mode is over, so Ctrl-C stops them. */
+  cleanup: Cleanup;
+  origin: Registry;
+  image: BenchImage;
+  nodes: number;
+  linkRate: number;
+}
+
+/**
+ * How long a mode may take before it is reported as failed instead of hanging: a minute of slack plus a multiple
+ * of its physical floor. p2p's floor is S/B; direct and central share one server uplink, so theirs is N·S/B.
+ */
+export function modeTimeoutSeconds(mode: RunnableMode, nodes: number, idealSeconds: number): number {
+  return 60 + (mode === 'p2p' ? 10 * idealSeconds : 2 * nodes * idealSeconds);
+}
+
+/** Starts the mode's processes, has every node pull the image at once, measures, and stops everything. */
+export async function runMode(mode: RunnableMode, label: string, ctx: ModeContext): Promise<ModeRun> {
+  const scope = new Cleanup();
+  const stopScope = ctx.cleanup.add(() => scope.run());
+  const timeoutSeconds = modeTimeoutSeconds(mode, ctx.nodes, ctx.image.bytes / ctx.linkRate);
+  try {
+    let topology: Topology;
+    try {
+      topology = await START[mode]({ scope, origin: ctx.origin, image: ctx.image, nodes: ctx.nodes, linkRate: ctx.linkRate });
+    } catch (err) {
+      return failedRun(`could not start the ${mode} setup: ${(err as Error).message}`, { timeoutSeconds, originEgressBytes: 0 });
+    }
+    return await measure(topology, timeoutSeconds, label, ctx);
+  } finally {
+    await stopScope();
+  }
+}
+
+async function measure(topology: Topology, timeoutSeconds: number, label: string, ctx: ModeContext): Promise<ModeRun> {
+  const abort = new AbortController();
+  let failure: Error | undefined;
+  const fail = (err: Error) => {
+    failure ??= err;
+    abort.abort(err);
+  };
+  const state = { receivedBytes: 0, nodesDone: 0, originBytes: 0 };
+  const meter = await startCpuMeter(topology.roles);
+  const progress = startProgress(label, { nodes: ctx.nodes, bytes: ctx.nodes * ctx.image.bytes }, state, topology.originEgressBytes);
+  const timer = setTimeout(() => fail(new Error(`timed out after ${timeoutSeconds.toFixed(0)} s`)), timeoutSeconds * 1000);
+  const startedAt = performance.now();
+  const pulls = await Promise.allSettled(
+    topology.endpoints.map(async (endpoint, index) => {
+      try {
+        const pull = await pullImage(endpoint, ctx.image, {
+          startedAt,
+          signal: abort.signal,
+          onBytes: (bytes) => (state.receivedBytes += bytes),
+        });
+        state.nodesDone++;
+        return pull;
+      } catch (err) {
+        fail(new Error(`node ${index}: ${(err as Error).message}`));
+        throw err;
+      }
+    }),
+  );
+  clearTimeout(timer);
+  const cpu = await meter.stop();
+  const originEgressBytes = await topology.originEgressBytes();
+  state.originBytes = originEgressBytes;
+  progress.stop();
+  const base = { timeoutSeconds, originEgressBytes, cpu };
+  if (failure) return failedRun(`${failure.message} (${state.nodesDone}/${ctx.nodes} nodes done)\n${topology.diagnostics()}`, base);
+  let nodes: NodeResult[];
+  try {
+    nodes = await Promise.all(
+      pulls.map(async (pull, index) => ({ ...(pull as PromiseFulfilledResult<NodePull>).value, ...(await topology.sources(index)) })),
+    );
+  } catch (err) {
+    return failedRun(`${(err as Error).message}\n${topology.diagnostics()}`, base);
+  }
+  const done = nodes.map((node) => node.doneSeconds);
+  return {
+    ...base,
+    ok: true,
+    allDoneSeconds: Math.max(...done),
+    p50Seconds: percentile(done, 50),
+    p95Seconds: percentile(done, 95),
+    nodes,
+  };
+}
+
+function failedRun(error: string, base: Pick<ModeRun, 'timeoutSeconds' | 'originEgressBytes' | 'cpu'>): ModeRun {
+  return { ...base, ok: false, error, allDoneSeconds: Number.NaN, p50Seconds: Number.NaN, p95Seconds: Number.NaN, nodes: [] };
+}

@@ -1,0 +1,55 @@
+import type { Cleanup } from '../common/cleanup.ts';
+import type { Registry } from '@flotilla/test';
+import type { NodeEndpoint } from './client.ts';
+import type { BenchImage } from './image.ts';
+
+/** Where one node's blob bytes came from. In central mode "seed" is the central mirror. */
+export interface ByteSources {
+  bytesFromOrigin: number;
+  bytesFromSeed: number;
+  bytesFromPeers: number;
+}
+
+/** The processes one mode runs, started and ready, with the means to read what they did. */
+export interface Topology {
+  /** One per node, in node order. */
+  endpoints: NodeEndpoint[];
+  /** Server processes by role, whose CPU time is measured (the clients are this process). */
+  roles: Record<string, number[]>;
+  /** Body bytes the origin has sent so far, counted by the throttle proxy in front of it. */
+  originEgressBytes(): Promise<number>;
+  /** Where node `index`'s bytes came from, read after its pull finished. */
+  sources(index: number): Promise<ByteSources>;
+  /** The last lines the servers printed, for a failed mode. */
+  diagnostics(): string;
+}
+
+/** What every mode is started with; everything it starts goes on `scope`, which the runner stops after the mode. */
+export interface TopologyContext {
+  scope: Cleanup;
+  origin: Registry;
+  image: BenchImage;
+  nodes: number;
+  /** Bytes per second of every link. */
+  linkRate: number;
+}
+
+/** Blob and manifest URLs of a registry-like endpoint at `base` (`http://HOST:PORT`), with an optional query. */
+export function registryEndpoint(base: string, repository: string, query = ''): NodeEndpoint {
+  return {
+    manifestUrl: (reference) => `${base}/v2/${repository}/manifests/${reference}${query}`,
+    blobUrl: (digest) => `${base}/v2/${repository}/blobs/${digest}${query}`,
+  };
+}
+
+/** The pid of a started child process. */
+export function pidOf(service: { child: { pid?: number | undefined } }, what: string): number {
+  const pid = service.child.pid;
+  if (pid === undefined) throw new Error(`${what} has no pid`);
+  return pid;
+}
+
+/** The last lines a process printed. */
+export function outputTail(name: string, service: { output(): string }, lines = 8): string {
+  return `--- ${name} ---\n${service.output().trimEnd().split('\n').slice(-lines).join('\n')}`;
+}

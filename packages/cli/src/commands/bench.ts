@@ -1,0 +1,62 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  fanoutCommand,
+  fanoutOptions,
+  MIRROR_USAGE,
+  parseBenchArgs,
+  renderMarkdown,
+  runMirrorBench,
+  UsageError,
+  withCleanup,
+} from '@flotilla/bench';
+import { ConfigError, didYouMean } from '@flotilla/config';
+import { ExitCode, type Command } from '../command.ts';
+
+const SUBCOMMANDS = ['fanout', 'mirror'];
+
+/**
+ * `flotilla bench fanout|mirror`: benchmarks on real processes on this machine. Not a service: it runs, reports
+ * and exits. `--help` lists the fanout flags (the dispatcher renders `options`); mirror's are in its usage text.
+ */
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: "Benchmarks: 'bench fanout' (N nodes pull one image: direct, central mirror, p2p) and 'bench mirror' (the daemon as a mirror).",
+  options: fanoutOptions,
+  async run(argv, env) {
+    const [subcommand, ...rest] = argv;
+    if (subcommand === 'fanout') return fanoutCommand(rest, env);
+    if (subcommand === 'mirror') return mirrorCommand(rest);
+    const hint = subcommand === undefined ? '' : didYouMean(subcommand, SUBCOMMANDS, (s) => `'${s}'`);
+    throw new ConfigError(
+      `${subcommand === undefined ? 'missing subcommand' : `unknown subcommand '${subcommand}'${hint}`}: use 'flotilla bench fanout' or 'flotilla bench mirror'\n\nbench mirror ${MIRROR_USAGE.replace(/^usage: npm run bench:mirror -- /, '')}`,
+    );
+  },
+};
+
+const progress = (line: string) => process.stderr.write(`[mirror] ${line}\n`);
+
+/** The mirror benchmark (bench/src/mirror-bench.ts) under the CLI: mirror.json in --out, markdown on stdout. */
+async function mirrorCommand(argv: string[]): Promise<number> {
+  let options;
+  try {
+    options = parseBenchArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) throw new ConfigError(err.message);
+    throw err;
+  }
+  if (!options) {
+    process.stdout.write(`${MIRROR_USAGE}\n`);
+    return ExitCode.ok;
+  }
+  const { outDir } = options;
+  return withCleanup(progress, async (cleanup) => {
+    const report = await runMirrorBench(options, cleanup, progress);
+    await mkdir(outDir, { recursive: true });
+    const jsonPath = join(outDir, 'mirror.json');
+    await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(renderMarkdown(report));
+    progress(`wrote ${jsonPath}`);
+    return report.allOk ? ExitCode.ok : ExitCode.failure;
+  });
+}
