@@ -15,6 +15,8 @@ export type DropReason = 'corrupt' | 'slow' | 'error' | 'gone';
 export interface ParentState {
   readonly peerId: string;
   readonly id: PeerId;
+  /** Hash of the peer id, for first-fetcher ranks. */
+  readonly hash: number;
   /** The scheduler's own seed (counted apart from other daemons). */
   readonly isSeed: boolean;
   /** Pieces it announced on its watch stream (and, for the seed, every piece whose digest is known). */
@@ -44,9 +46,11 @@ export class ParentPool {
   readonly #o: ParentPoolOptions;
   readonly #parents = new Map<string, { state: ParentState; watch: AbortController }>();
   readonly #dropped = new Map<string, DropReason>();
+  readonly #selfHash: number;
 
   constructor(options: ParentPoolOptions) {
     this.#o = options;
+    this.#selfHash = stringHash(options.node.peerId.toString());
   }
 
   get size(): number {
@@ -71,6 +75,7 @@ export class ParentPool {
       const state: ParentState = {
         peerId: parent.peerId,
         id: peerIdFromString(parent.peerId),
+        hash: stringHash(parent.peerId),
         isSeed: parent.peerId === this.#o.seedPeerId,
         have: new PieceSet(this.#o.pieceCount),
         inFlight: 0,
@@ -87,10 +92,10 @@ export class ParentPool {
     return this.#parents.get(peerId)?.state;
   }
 
-  /** How many parents hold the piece (rarity for the piece order). */
-  holders(index: number): number {
+  /** How many parents other than the seed hold the piece (rarity for the piece order). */
+  daemonsHolding(index: number): number {
     let n = 0;
-    for (const { state } of this.#parents.values()) if (state.have.has(index)) n++;
+    for (const { state } of this.#parents.values()) if (!state.isSeed && state.have.has(index)) n++;
     return n;
   }
 
@@ -111,6 +116,17 @@ export class ParentPool {
       }
     }
     return best;
+  }
+
+  /**
+   * Are we the one among us and our daemon parents to take this piece from the seed first? Each child ranks the
+   * same way (a hash of peer id and piece), so a fresh piece tends to leave the seed once and spread from there;
+   * views of who is in the swarm differ a little between children, which only costs the odd duplicate.
+   */
+  firstFetcher(index: number): boolean {
+    const own = rank(this.#selfHash, index);
+    for (const { state } of this.#parents.values()) if (!state.isSeed && rank(state.hash, index) < own) return false;
+    return true;
   }
 
   busy(parent: ParentState, now: number): void {
@@ -152,4 +168,20 @@ export class ParentPool {
     // A parent that finished may end its watch; one that ends it unfinished has given up on the blob.
     if (!signal.aborted && !complete) this.#o.onLost(parent);
   }
+}
+
+/** FNV-1a, 32 bits. */
+function stringHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** A well-mixed 32-bit rank of (peer, piece) (murmur3's finalizer). */
+function rank(peerHash: number, index: number): number {
+  let h = Math.imul(peerHash ^ Math.imul(index + 1, 0x9e3779b1), 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }

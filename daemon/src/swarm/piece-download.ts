@@ -1,11 +1,12 @@
 import type { Logger } from '@flotilla/log';
-import { hasherFor, OciError, parseDigest } from '@flotilla/oci';
+import { OciError } from '@flotilla/oci';
 import type { OriginClient } from '@flotilla/origin';
 import type { P2PNode } from '@flotilla/p2p';
 import type { TokenBucket } from '@flotilla/ratelimit';
 import type { BlobWriter } from '@flotilla/store';
-import { pieceGet, pieceRange, type TaskAssignedResponse, type TaskMeta } from '@flotilla/wire';
+import { pieceRange, type TaskAssignedResponse, type TaskMeta } from '@flotilla/wire';
 import type { BlobFetchRequest } from '../blob/source.ts';
+import { digestMatches, fetchPiece, type PieceOutcome } from './fetch-piece.ts';
 import { fetchOriginRange } from './origin-range.ts';
 import { ParentPool, type DropReason, type ParentState } from './parent-pool.ts';
 import { WindowThenRarest, type PieceAvailability, type PieceOrder } from './piece-order.ts';
@@ -15,8 +16,10 @@ import { TransferStats } from './transfer-stats.ts';
 
 /** Pieces ahead of the reader's position fetched strictly in order. */
 const IN_ORDER_WINDOW = 4;
-/** Rarest-first requests one child keeps at the seed at once while it has other parents. */
+/** Requests one child keeps at the seed at once (besides the reader's next piece) while it has other parents. */
 const SEED_SHARE = 2;
+/** The shortest wait for a piece to come through another daemon before the seed is asked for it. */
+const MIN_PATIENCE_MS = 50;
 /** Reschedules asked before the remaining pieces go to the origin. */
 const MAX_RESCHEDULES = 3;
 
@@ -40,14 +43,6 @@ export interface PieceDownloadOptions {
   order?: PieceOrder;
 }
 
-/** How one piece request ended. */
-type Outcome =
-  | { kind: 'ok'; chunks: Uint8Array[] }
-  | { kind: 'busy' | 'missing' | 'corrupt' | 'cancelled' }
-  | { kind: 'slow' | 'error'; error: string };
-
-class PieceTimeout extends Error {}
-
 /**
  * Fetches one blob's pieces from several parents at once and writes each into the blob writer once its sha256
  * matches the digest the scheduler published. A bad piece drops its parent for good (reported `corrupt`, the
@@ -65,7 +60,7 @@ export class PieceDownload {
   readonly #reporter: TaskReporter;
   readonly #stats: TransferStats;
   /** piece → the request in flight. */
-  readonly #attempts = new Map<number, { parent?: ParentState; controller: AbortController }>();
+  readonly #attempts = new Map<number, { parent?: ParentState; cancel: AbortController }>();
   /** piece → parents that failed it (not asked again for that piece). */
   readonly #failedFrom = new Map<number, Set<string>>();
   /** Pieces whose request failed or was interrupted: served before anything else. */
@@ -78,6 +73,8 @@ export class PieceDownload {
   #rescheduling = false;
   #reschedules = 0;
   #done = 0;
+  /** Moving average of how long a piece request to a parent takes. */
+  #pieceMs: number;
   #fatal: unknown;
   #wake: (() => void) | undefined;
 
@@ -86,7 +83,8 @@ export class PieceDownload {
     this.#meta = options.assignment.meta;
     this.#digests = [...this.#meta.pieceDigests];
     this.#state = new Uint8Array(this.#meta.pieceCount);
-    this.#order = options.order ?? new WindowThenRarest(this.#meta.pieceCount, IN_ORDER_WINDOW);
+    this.#pieceMs = options.pieceTimeoutMs / 8;
+    this.#order = options.order ?? new WindowThenRarest(IN_ORDER_WINDOW);
     this.#stats = new TransferStats(options.scheduler.peerId);
     this.#parents = new ParentPool({
       node: options.node,
@@ -126,7 +124,7 @@ export class PieceDownload {
       }
       this.#o.logger.info({ digest: this.#meta.digest, ...this.#stats.summary() }, 'swarm download finished');
     } finally {
-      for (const { controller } of this.#attempts.values()) controller.abort();
+      for (const { cancel } of this.#attempts.values()) cancel.abort();
       this.#parents.stop();
       this.#reporter.wantDigests = false;
       void this.#reporter.flush().finally(() => this.#reporter.stop());
@@ -143,10 +141,11 @@ export class PieceDownload {
   #fill(now: number): void {
     this.#checkFrontier(now);
     let free = this.#o.piecesInFlight - this.#attempts.size;
-    const start = (index: number, originIfNobody: boolean): void => {
-      const parent = this.#parentFor(index, now);
+    /** `urgent`: the reader waits or a request failed: the seed may be asked, and else the origin. */
+    const start = (index: number, urgent: boolean): void => {
+      const parent = this.#parentFor(index, now, urgent);
       if (parent) this.#fromParent(index, parent);
-      else if (originIfNobody) this.#fromOrigin(index);
+      else if (urgent) this.#fromOrigin(index);
       else return;
       free--;
     };
@@ -178,7 +177,7 @@ export class PieceDownload {
       pieceCount: this.#meta.pieceCount,
       frontier: this.#frontier,
       requestable: (i) => this.#requestable(i, now),
-      holders: (i) => this.#parents.holders(i),
+      holders: (i) => this.#parents.daemonsHolding(i),
     };
   }
 
@@ -188,16 +187,25 @@ export class PieceDownload {
 
   /**
    * Who to ask for a piece: never a parent that failed it, never anyone before its digest is known. The seed's
-   * upload is what the swarm exists to spare, so when other daemons are parents too the seed serves a child only
-   * the reader's next piece and SEED_SHARE rarest-first pieces beyond the in-order window: those differ from child
-   * to child, so what each child takes from the seed is what it can pass on to the others.
+   * upload is what the swarm exists to spare. With other daemons as parents, a child asks the seed only for the
+   * pieces it is first fetcher of (see ParentPool.firstFetcher), at most SEED_SHARE at a time; the reader's next
+   * piece too once no daemon has passed it on within about two piece-times. An urgent piece (its request failed,
+   * or the origin is next) may always go to the seed.
    */
-  #parentFor(index: number, now: number): ParentState | undefined {
+  #parentFor(index: number, now: number, urgent = false): ParentState | undefined {
     if (this.#digests[index] === null) return undefined;
-    const seedOnly = this.#parents.size === 1 && this.#parents.seed !== undefined;
-    const seedLimit =
-      seedOnly || index === this.#frontier ? Infinity : index < this.#frontier + IN_ORDER_WINDOW ? 0 : SEED_SHARE;
+    let seedLimit = Infinity;
+    if (!urgent && this.#parents.size > 1 && this.#parents.seed) {
+      const first = this.#parents.firstFetcher(index);
+      if (index !== this.#frontier) seedLimit = first ? SEED_SHARE : 0;
+      else if (!first && now - this.#frontierSince < this.#patienceMs()) seedLimit = 0;
+    }
     return this.#parents.choose(index, { exclude: this.#failedFrom.get(index), now, seedLimit });
+  }
+
+  /** How long the reader's next piece may take to come through another daemon: two piece-times, at most half a deadline. */
+  #patienceMs(): number {
+    return Math.min(this.#o.pieceTimeoutMs / 2, Math.max(MIN_PATIENCE_MS, 2 * this.#pieceMs));
   }
 
   /** The reader waits on the frontier piece: if nobody could serve it for a piece deadline, the origin will. */
@@ -210,56 +218,35 @@ export class PieceDownload {
   }
 
   #fromParent(index: number, parent: ParentState): void {
-    const controller = new AbortController();
+    const cancel = new AbortController();
     this.#state[index] = FETCHING;
-    this.#attempts.set(index, { parent, controller });
+    this.#attempts.set(index, { parent, cancel });
     parent.inFlight++;
-    void this.#requestPiece(index, parent, controller).then((outcome) => {
-      parent.inFlight--;
-      this.#attempts.delete(index);
-      return this.#settle(index, parent, outcome);
-    }).catch((err: unknown) => (this.#fatal ??= err)).finally(this.#notify);
-  }
-
-  async #requestPiece(index: number, parent: ParentState, controller: AbortController): Promise<Outcome> {
     const { start, end } = pieceRange(index, this.#meta.size, this.#meta.pieceLength);
-    const expected = parseDigest(this.#digests[index]!);
-    const hasher = hasherFor(expected);
-    const chunks: Uint8Array[] = [];
-    const signal = AbortSignal.any([controller.signal, this.#o.request.signal]);
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => controller.abort(new PieceTimeout()), this.#o.pieceTimeoutMs);
-    };
-    arm();
-    try {
-      const reply = await pieceGet(this.#o.node, parent.id, { digest: this.#meta.digest, index }, {
-        expectedLength: end - start,
-        signal,
-        onChunk: async (chunk) => {
-          // Waiting on our own download limit is not the parent's slowness.
-          clearTimeout(timer);
-          await this.#o.downloadBucket.take(chunk.byteLength, signal);
-          hasher.update(chunk);
-          chunks.push(chunk);
-          arm();
-        },
-      });
-      if (reply.type !== 'piece') return { kind: reply.type };
-      return `${expected.algorithm}:${hasher.digest('hex')}` === expected.value ? { kind: 'ok', chunks } : { kind: 'corrupt' };
-    } catch (err) {
-      if (this.#o.request.signal.aborted) throw this.#o.request.signal.reason;
-      const reason: unknown = controller.signal.reason;
-      if (reason instanceof PieceTimeout) return { kind: 'slow', error: `no bytes for ${this.#o.pieceTimeoutMs} ms` };
-      if (controller.signal.aborted) return { kind: 'cancelled' };
-      return { kind: 'error', error: (err as Error).message };
-    } finally {
-      clearTimeout(timer);
-    }
+    const started = performance.now();
+    void fetchPiece({
+      node: this.#o.node,
+      parent: parent.id,
+      blobDigest: this.#meta.digest,
+      index,
+      length: end - start,
+      pieceDigest: this.#digests[index]!,
+      downloadBucket: this.#o.downloadBucket,
+      idleTimeoutMs: this.#o.pieceTimeoutMs,
+      cancel: cancel.signal,
+      signal: this.#o.request.signal,
+    })
+      .then((outcome) => {
+        parent.inFlight--;
+        this.#attempts.delete(index);
+        if (outcome.kind === 'ok') this.#pieceMs += (performance.now() - started - this.#pieceMs) / 8;
+        return this.#settle(index, parent, outcome);
+      })
+      .catch((err: unknown) => (this.#fatal ??= err))
+      .finally(this.#notify);
   }
 
-  async #settle(index: number, parent: ParentState, outcome: Outcome): Promise<void> {
+  async #settle(index: number, parent: ParentState, outcome: PieceOutcome): Promise<void> {
     if (outcome.kind === 'ok') return this.#store(index, outcome.chunks, parent);
     this.#state[index] = MISSING;
     const now = performance.now();
@@ -302,20 +289,21 @@ export class PieceDownload {
   /** Stops using a parent; its other requests are cancelled and re-requested elsewhere. */
   #drop(peerId: string, reason: DropReason): void {
     if (!this.#parents.drop(peerId, reason)) return;
-    for (const { parent, controller } of this.#attempts.values()) if (parent?.peerId === peerId) controller.abort();
+    for (const { parent, cancel } of this.#attempts.values()) if (parent?.peerId === peerId) cancel.abort();
   }
 
+  /** The origin is the last resort: its failure fails the download. */
   #fromOrigin(index: number): void {
-    const controller = new AbortController();
+    const cancel = new AbortController();
     this.#state[index] = FETCHING;
-    this.#attempts.set(index, { controller });
+    this.#attempts.set(index, { cancel });
     const range = pieceRange(index, this.#meta.size, this.#meta.pieceLength);
-    const signal = AbortSignal.any([controller.signal, this.#o.request.signal]);
+    const signal = AbortSignal.any([cancel.signal, this.#o.request.signal]);
     void fetchOriginRange(this.#o.origin, this.#o.request, range, signal)
       .then((chunks) => {
         this.#attempts.delete(index);
         const known = this.#digests[index];
-        if (known !== null && known !== undefined && !matches(known, chunks)) {
+        if (known && !digestMatches(known, chunks)) {
           throw new OciError(502, 'DIGEST_INVALID', `origin bytes of piece ${index} do not match the swarm's digest`);
         }
         return this.#store(index, chunks, undefined);
@@ -342,7 +330,10 @@ export class PieceDownload {
 
   /** Piece digests and parents from a report-ack. */
   #absorb(news: TaskNews): void {
-    news.pieceDigests?.digests.forEach((digest, k) => (this.#digests[news.pieceDigests!.from + k] ??= digest));
+    if (news.pieceDigests) {
+      const { from, digests } = news.pieceDigests;
+      digests.forEach((digest, k) => (this.#digests[from + k] ??= digest));
+    }
     if (news.parents) this.#parents.add(news.parents);
     // The seed publishes a piece's digest once that piece is on its disk.
     const seed = this.#parents.seed;
@@ -389,16 +380,10 @@ export class PieceDownload {
     if (answer.type === 'task-assigned') this.#absorbAssignment(answer);
   }
 
+  /** From now on every missing piece comes from the origin. */
   #toOrigin(why: string): void {
     if (this.#originOnly) return;
     this.#originOnly = true;
     this.#o.logger.info({ digest: this.#meta.digest, reason: why, pieces_left: this.#meta.pieceCount - this.#done }, 'remaining pieces from the origin');
   }
-}
-
-function matches(digest: string, chunks: Uint8Array[]): boolean {
-  const expected = parseDigest(digest);
-  const hasher = hasherFor(expected);
-  for (const chunk of chunks) hasher.update(chunk);
-  return `${expected.algorithm}:${hasher.digest('hex')}` === expected.value;
 }

@@ -3,9 +3,9 @@ export interface PieceAvailability {
   readonly pieceCount: number;
   /** The first piece not yet written: the HTTP reader is waiting on it. */
   readonly frontier: number;
-  /** Missing, not in flight, digest known, and held by at least one usable parent. */
+  /** Missing, not in flight, and some parent may be asked for it now. */
   requestable(index: number): boolean;
-  /** How many usable parents hold the piece (rarity). */
+  /** How many parents other than the seed hold the piece: how many daemons could pass it on (rarity). */
   holders(index: number): number;
 }
 
@@ -16,48 +16,34 @@ export interface PieceOrder {
 }
 
 /**
- * The next `window` pieces from the reader's frontier in order (the HTTP client streams the contiguous prefix, so
- * these are what it waits on), then rarest-first beyond: pieces few parents hold get copied into the swarm early,
- * which is what lets children serve each other instead of all queueing on the seed. Ties are broken by a random
- * permutation fixed per download, so daemons started together spread over different pieces.
+ * The reader's next piece first, then the following `window - 1` pieces in order when another daemon holds them
+ * (the HTTP client streams the contiguous prefix, so these are what it waits on next), then everything else
+ * rarest-first — pieces no daemon holds yet before pieces one daemon holds, and so on — earliest first among
+ * equals, so the swarm fills in roughly in the order readers need.
  */
 export class WindowThenRarest implements PieceOrder {
   readonly #window: number;
-  /** piece index → tie-break rank. */
-  readonly #tieBreak: Uint32Array;
 
-  constructor(pieceCount: number, window: number, random: () => number = Math.random) {
+  constructor(window: number) {
     this.#window = window;
-    this.#tieBreak = shuffledRanks(pieceCount, random);
   }
 
   pick(availability: PieceAvailability, count: number): number[] {
     if (count <= 0) return [];
+    const { frontier, pieceCount } = availability;
     const picked: number[] = [];
-    const windowEnd = Math.min(availability.pieceCount, availability.frontier + this.#window);
-    for (let i = availability.frontier; i < windowEnd && picked.length < count; i++) {
-      if (availability.requestable(i)) picked.push(i);
+    const windowEnd = Math.min(pieceCount, frontier + this.#window);
+    for (let i = frontier; i < windowEnd && picked.length < count; i++) {
+      if (availability.requestable(i) && (i === frontier || availability.holders(i) > 0)) picked.push(i);
     }
     if (picked.length === count) return picked;
-    const beyond: Array<{ index: number; holders: number }> = [];
-    for (let i = windowEnd; i < availability.pieceCount; i++) {
-      if (availability.requestable(i)) beyond.push({ index: i, holders: availability.holders(i) });
+    const inOrder = new Set(picked);
+    const rest: Array<{ index: number; holders: number }> = [];
+    for (let i = frontier; i < pieceCount; i++) {
+      if (!inOrder.has(i) && availability.requestable(i)) rest.push({ index: i, holders: availability.holders(i) });
     }
-    beyond.sort((a, b) => a.holders - b.holders || this.#tieBreak[a.index]! - this.#tieBreak[b.index]!);
-    for (const { index } of beyond.slice(0, count - picked.length)) picked.push(index);
+    rest.sort((a, b) => a.holders - b.holders || a.index - b.index);
+    for (const { index } of rest.slice(0, count - picked.length)) picked.push(index);
     return picked;
   }
-}
-
-/** A Fisher–Yates permutation of 0..n-1, as ranks. */
-function shuffledRanks(n: number, random: () => number): Uint32Array {
-  const ranks = new Uint32Array(n);
-  for (let i = 0; i < n; i++) ranks[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = ranks[i]!;
-    ranks[i] = ranks[j]!;
-    ranks[j] = t;
-  }
-  return ranks;
 }
