@@ -1,6 +1,6 @@
 import { startRegistry } from '@flotilla/test';
 import { startThrottleProxyProcess } from './throttle-proxy-process.ts';
-import { outputTail, pidOf, registryEndpoint, type Topology, type TopologyContext } from './topology.ts';
+import { pidOf, registryEndpoint, type Topology, type TopologyContext } from './topology.ts';
 
 /**
  * direct: every node pulls from the origin. The proxy in front of it is the origin's uplink (one bucket shared by
@@ -15,7 +15,7 @@ export async function startDirect(ctx: TopologyContext): Promise<Topology> {
     originEgressBytes: async () => (await proxy.stats()).egressBytes,
     // The origin is the only way in: every verified blob byte came from it.
     sources: async () => ({ bytesFromOrigin: image.bytes, bytesFromSeed: 0, bytesFromPeers: 0 }),
-    diagnostics: () => [outputTail('origin', origin.service), outputTail('throttle proxy', proxy.service)].join('\n'),
+    services: { origin: origin.service, 'throttle-proxy': proxy.service },
   };
 }
 
@@ -39,7 +39,6 @@ export async function startCentral(ctx: TopologyContext): Promise<Topology> {
     originEgressBytes: async () => (await originProxy.stats()).egressBytes,
     // Nodes reach only the mirror: every verified blob byte came from it (reported as the seed).
     sources: async () => ({ bytesFromOrigin: 0, bytesFromSeed: image.bytes, bytesFromPeers: 0 }),
-    diagnostics: () =>
-      [outputTail('origin', origin.service), outputTail('central mirror', mirror.service), outputTail('mirror proxy', mirrorProxy.service)].join('\n'),
+    services: { origin: origin.service, 'origin-proxy': originProxy.service, 'central-mirror': mirror.service, 'mirror-proxy': mirrorProxy.service },
   };
 }

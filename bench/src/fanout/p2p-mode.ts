@@ -28,7 +28,7 @@ export async function startP2P(ctx: TopologyContext): Promise<Topology> {
   const daemons = await inBatches(nodes, STARTING_AT_ONCE, async () => {
     const daemon = await scope.start(startFlotillaDaemon({ args: daemonArgs, readyTimeoutMs: READY_TIMEOUT_MS }));
     await waitFor(() => daemon.logs().some((line) => line.msg === 'registered with the scheduler'), READY_TIMEOUT_MS).catch(() => {
-      throw new Error(`daemon ${daemon.host} did not register with the scheduler:\n${outputTail('daemon', daemon.service)}`);
+      throw new Error(`daemon ${daemon.host} did not register with the scheduler:\n${outputTail('daemon', daemon.service, 8)}`);
     });
     return daemon;
   });
@@ -43,12 +43,12 @@ export async function startP2P(ctx: TopologyContext): Promise<Topology> {
     },
     originEgressBytes: async () => (await originProxy.stats()).egressBytes,
     sources: (index) => daemonSources(daemons[index]!, image),
-    diagnostics: () =>
-      [
-        outputTail('origin', origin.service),
-        outputTail('scheduler', scheduler.service),
-        ...daemons.map((daemon, i) => outputTail(`daemon ${i}`, daemon.service, 4)),
-      ].join('\n'),
+    services: {
+      origin: origin.service,
+      'origin-proxy': originProxy.service,
+      scheduler: scheduler.service,
+      ...Object.fromEntries(daemons.map((daemon, i) => [`daemon-${i}`, daemon.service])),
+    },
   };
 }
 

@@ -29,18 +29,21 @@ export function startProgress(
       ` · origin sent ${gb(state.originBytes)} GB`
     );
   };
+  let stopped = false;
   const timer = setInterval(
     () => {
-      pollOrigin().then(
-        (bytes) => (state.originBytes = bytes),
-        () => {},
-      );
-      process.stderr.write(tty ? `\r\x1b[K${render()}` : `${render()}\n`);
+      void pollOrigin()
+        .then((bytes) => (state.originBytes = bytes))
+        .catch(() => {}) // a poll that fails (proxy stopping) keeps the last figure
+        .then(() => {
+          if (!stopped) process.stderr.write(tty ? `\r\x1b[K${render()}` : `${render()}\n`);
+        });
     },
     tty ? TTY_INTERVAL_MS : LOG_INTERVAL_MS,
   );
   return {
     stop() {
+      stopped = true;
       clearInterval(timer);
       process.stderr.write(tty ? `\r\x1b[K${render()}\n` : `${render()}\n`);
     },

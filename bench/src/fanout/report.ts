@@ -48,6 +48,8 @@ export function renderReport(r: FanoutResults): string {
     '',
     ...renderCpu(modes),
     '',
+    'Every server\'s output is in logs/<mode>/ next to this report.',
+    '',
     '![completion CDF](completion-cdf.svg)',
     '',
     '![bytes by source](bytes-by-source.svg)',

@@ -1,3 +1,5 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Registry } from '@flotilla/test';
 import { Cleanup } from '../common/cleanup.ts';
 import { percentile } from '../common/stats.ts';
@@ -8,7 +10,7 @@ import type { BenchImage } from './image.ts';
 import type { RunnableMode } from './options.ts';
 import { startP2P } from './p2p-mode.ts';
 import { startProgress } from './progress.ts';
-import type { ByteSources, Topology, TopologyContext } from './topology.ts';
+import { outputTail, type ByteSources, type Topology, type TopologyContext } from './topology.ts';
 
 const START: Record<RunnableMode, (ctx: TopologyContext) => Promise<Topology>> = {
   direct: startDirect,
@@ -41,6 +43,8 @@ export interface ModeContext {
   image: BenchImage;
   nodes: number;
   linkRate: number;
+  /** Where every server's output is saved (`daemon-3.log`), for reading after the run. */
+  logDir: string;
 }
 
 /**
@@ -63,7 +67,11 @@ export async function runMode(mode: RunnableMode, label: string, ctx: ModeContex
     } catch (err) {
       return failedRun(`could not start the ${mode} setup: ${(err as Error).message}`, { timeoutSeconds, originEgressBytes: 0 });
     }
-    return await measure(topology, timeoutSeconds, label, ctx);
+    try {
+      return await measure(topology, timeoutSeconds, label, ctx);
+    } finally {
+      await saveOutputs(topology, ctx.logDir);
+    }
   } finally {
     await stopScope();
   }
@@ -103,14 +111,14 @@ async function measure(topology: Topology, timeoutSeconds: number, label: string
   state.originBytes = originEgressBytes;
   progress.stop();
   const base = { timeoutSeconds, originEgressBytes, cpu };
-  if (failure) return failedRun(`${failure.message} (${state.nodesDone}/${ctx.nodes} nodes done)\n${topology.diagnostics()}`, base);
+  if (failure) return failedRun(`${failure.message} (${state.nodesDone}/${ctx.nodes} nodes done)\n${lastLines(topology)}`, base);
   let nodes: NodeResult[];
   try {
     nodes = await Promise.all(
       pulls.map(async (pull, index) => ({ ...(pull as PromiseFulfilledResult<NodePull>).value, ...(await topology.sources(index)) })),
     );
   } catch (err) {
-    return failedRun(`${(err as Error).message}\n${topology.diagnostics()}`, base);
+    return failedRun(`${(err as Error).message}\n${lastLines(topology)}`, base);
   }
   const done = nodes.map((node) => node.doneSeconds);
   return {
@@ -125,4 +133,14 @@ async function measure(topology: Topology, timeoutSeconds: number, label: string
 
 function failedRun(error: string, base: Pick<ModeRun, 'timeoutSeconds' | 'originEgressBytes' | 'cpu'>): ModeRun {
   return { ...base, ok: false, error, allDoneSeconds: Number.NaN, p50Seconds: Number.NaN, p95Seconds: Number.NaN, nodes: [] };
+}
+
+/** A few last lines of every server, for a failure message. */
+function lastLines(topology: Topology): string {
+  return Object.entries(topology.services).map(([name, service]) => outputTail(name, service, 4)).join('\n');
+}
+
+async function saveOutputs(topology: Topology, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await Promise.all(Object.entries(topology.services).map(([name, service]) => writeFile(join(dir, `${name}.log`), service.output())));
 }

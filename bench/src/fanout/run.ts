@@ -26,7 +26,8 @@ export async function runFanoutBench(options: FanoutOptions, cleanup: Cleanup, p
     for (const mode of options.modes) {
       const label = options.repeat > 1 ? `${mode} ${repetition}/${options.repeat}` : mode;
       progress(`${label}: starting ${options.nodes} nodes (fails after ${modeTimeoutSeconds(mode, options.nodes, ideal).toFixed(0)} s)`);
-      const run = await runMode(mode, label, { cleanup, origin, image, nodes: options.nodes, linkRate: options.linkRate });
+      const logDir = join(options.outDir, 'logs', options.repeat > 1 ? `${mode}-${repetition}` : mode);
+      const run = await runMode(mode, label, { cleanup, origin, image, nodes: options.nodes, linkRate: options.linkRate, logDir });
       progress(
         run.ok
           ? `${label}: every node done in ${run.allDoneSeconds.toFixed(2)} s (${(run.allDoneSeconds / ideal).toFixed(2)}× S/B), origin sent ${(run.originEgressBytes / image.bytes).toFixed(3)}× S`

@@ -20,8 +20,8 @@ export interface Topology {
   originEgressBytes(): Promise<number>;
   /** Where node `index`'s bytes came from, read after its pull finished. */
   sources(index: number): Promise<ByteSources>;
-  /** The last lines the servers printed, for a failed mode. */
-  diagnostics(): string;
+  /** Every server process by name (`daemon-3`), whose output is kept with the results and quoted on failure. */
+  services: Record<string, { output(): string }>;
 }
 
 /** What every mode is started with; everything it starts goes on `scope`, which the runner stops after the mode. */
@@ -50,6 +50,6 @@ export function pidOf(service: { child: { pid?: number | undefined } }, what: st
 }
 
 /** The last lines a process printed. */
-export function outputTail(name: string, service: { output(): string }, lines = 8): string {
+export function outputTail(name: string, service: { output(): string }, lines: number): string {
   return `--- ${name} ---\n${service.output().trimEnd().split('\n').slice(-lines).join('\n')}`;
 }
