@@ -1,61 +1,31 @@
-import { isIP } from 'node:net';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import {
   bool,
   byteSize,
   defineOptions,
   duration,
-  enumOf,
   fileSection,
   hostPort,
   hostWithOptionalPort,
   int,
-  InvalidValue,
   listOption,
   loadConfig,
+  logLevelOption,
   mapOption,
   option,
   optionalOption,
+  originTimeoutOptions,
   string,
   struct,
+  swarmKeyFileOption,
+  xdgDataDir,
   type ConfigOf,
-  type Env,
-  type ValueParser,
 } from '@flotilla/config';
-import { multiaddr } from '@multiformats/multiaddr';
+import { multiaddrParser } from '@flotilla/p2p';
 import { isValidNameComponent } from '@flotilla/oci';
 
 const registry = hostWithOptionalPort();
 
 export const DEFAULT_P2P_LISTEN = '/ip4/0.0.0.0/tcp/65002';
-
-/** A multiaddr (`/ip4/10.0.0.1/tcp/65002`); with `hostPort`, `HOST:PORT` too, turned into its TCP multiaddr. */
-function multiaddrParser(options: { hostPort?: boolean } = {}): ValueParser<string> {
-  const form = options.hostPort ? 'HOST:PORT|MULTIADDR' : 'MULTIADDR';
-  const expected = options.hostPort
-    ? 'HOST:PORT or a multiaddr such as /ip4/10.0.0.1/tcp/65002'
-    : 'a multiaddr such as /ip4/0.0.0.0/tcp/65002';
-  const tcp = hostPort();
-  return {
-    metavar: form,
-    expected,
-    parse(raw) {
-      if (raw.startsWith('/')) {
-        try {
-          return multiaddr(raw).toString();
-        } catch {
-          throw new InvalidValue(expected);
-        }
-      }
-      if (!options.hostPort) throw new InvalidValue(expected);
-      const { host, port } = tcp.parse(raw);
-      const protocol = isIP(host) === 4 ? 'ip4' : isIP(host) === 6 ? 'ip6' : 'dns';
-      return `/${protocol}/${host}/tcp/${port}`;
-    },
-    format: (value) => value,
-  };
-}
 
 /** Every knob of the node daemon. Flag names are the public interface (README table, YAML keys, env vars). */
 export const daemonOptions = defineOptions({
@@ -68,7 +38,7 @@ export const daemonOptions = defineOptions({
   dataDir: option({
     flag: 'data-dir',
     parser: string({ metavar: 'DIR' }),
-    default: defaultDataDir,
+    default: xdgDataDir('flotilla'),
     defaultText: '$XDG_DATA_HOME/flotilla or ~/.local/share/flotilla',
     doc: 'where cached content and metadata are stored',
   }),
@@ -111,24 +81,7 @@ export const daemonOptions = defineOptions({
     parser: string({ metavar: 'FILE' }),
     doc: 'docker config.json to read registry credentials from',
   }),
-  originConnectTimeoutMs: option({
-    flag: 'origin-connect-timeout',
-    parser: duration({ min: 1 }),
-    default: 5_000,
-    doc: 'give up connecting to an origin registry after this long',
-  }),
-  originFirstByteTimeoutMs: option({
-    flag: 'origin-first-byte-timeout',
-    parser: duration({ min: 1 }),
-    default: 15_000,
-    doc: 'give up on an origin request whose response headers take longer than this',
-  }),
-  originIdleTimeoutMs: option({
-    flag: 'origin-idle-timeout',
-    parser: duration({ min: 1 }),
-    default: 15_000,
-    doc: 'abort an origin response body that stalls this long',
-  }),
+  ...originTimeoutOptions,
   staleManifestWindowMs: option({
     flag: 'stale-manifest-window',
     parser: duration(),
@@ -192,17 +145,8 @@ export const daemonOptions = defineOptions({
     default: 1_000,
     doc: 'go to the origin when the scheduler does not answer within this long',
   }),
-  swarmKeyFile: optionalOption({
-    flag: 'swarm-key-file',
-    parser: string({ metavar: 'FILE' }),
-    doc: 'private-network key (libp2p pnet): only daemons with the same key can connect',
-  }),
-  logLevel: option({
-    flag: 'log-level',
-    parser: enumOf(['trace', 'debug', 'info', 'warn', 'error', 'silent']),
-    default: 'info',
-    doc: 'least severe log level written to stdout',
-  }),
+  swarmKeyFile: swarmKeyFileOption,
+  logLevel: logLevelOption,
 });
 
 export type DaemonConfig = ConfigOf<typeof daemonOptions>;
@@ -215,11 +159,4 @@ export function p2pEnabled(config: DaemonConfig): boolean {
 /** Defaults < YAML (`--config` / FLOTILLA_CONFIG) < FLOTILLA_* env < flags; throws ConfigError naming the culprit. */
 export function loadDaemonConfig(argv: string[], env: NodeJS.ProcessEnv): DaemonConfig {
   return loadConfig(daemonOptions, { argv, env });
-}
-
-/** XDG base directory spec: `$XDG_DATA_HOME` only counts when absolute. */
-function defaultDataDir(env: Env): string {
-  const xdg = env.XDG_DATA_HOME;
-  if (xdg?.startsWith('/')) return join(xdg, 'flotilla');
-  return join(env.HOME || homedir(), '.local', 'share', 'flotilla');
 }

@@ -25,8 +25,8 @@ export type DownloadState =
  */
 export class BlobDownload extends EventEmitter<{ change: [] }> {
   readonly digest: Digest;
-  /** Which source produced the bytes (logged by readers). */
-  readonly sourceName: string;
+  /** Which source is producing the bytes (logged by readers); the configured source until it says otherwise. */
+  sourceName: string;
   /** What was just written, for readers that keep up (bounded: older chunks are read back from the file). */
   readonly recent = new RecentChunks(RECENT_BYTES);
   #state: DownloadState = { phase: 'starting' };
@@ -64,6 +64,7 @@ export class BlobDownload extends EventEmitter<{ change: [] }> {
       const activeWriter = writer;
       activeWriter.on('written', (offset, chunk) => this.recent.add(offset, chunk));
       const fetch = await source.start({ ...request, signal: this.#abort.signal }, activeWriter);
+      this.sourceName = fetch.source;
       this.#set({ phase: 'streaming', size: fetch.size, writer: activeWriter });
       const onProgress = () => this.emit('change');
       activeWriter.on('progress', onProgress);
@@ -75,12 +76,12 @@ export class BlobDownload extends EventEmitter<{ change: [] }> {
       await activeWriter.verify();
       this.#set({ phase: 'verified', size: activeWriter.contiguousBytes, writer: activeWriter });
       const record = await activeWriter.commit({
-        source: source.name,
+        source: this.sourceName,
         registry: request.registry,
         repository: request.repository,
       });
       logger.info(
-        { digest: this.digest.value, registry: request.registry, source: source.name, bytes: record.size, duration_ms: Math.round(performance.now() - begin) },
+        { digest: this.digest.value, registry: request.registry, source: this.sourceName, bytes: record.size, duration_ms: Math.round(performance.now() - begin) },
         'blob stored',
       );
       this.#set({ phase: 'committed', record, path: store.blobPath(record.digest) });
@@ -91,7 +92,7 @@ export class BlobDownload extends EventEmitter<{ change: [] }> {
           ? new OciError(502, 'DIGEST_INVALID', `upstream content does not match ${this.digest.value}`)
           : upstreamFailure(err);
       logger.warn(
-        { digest: this.digest.value, registry: request.registry, source: source.name, error: error.message, duration_ms: Math.round(performance.now() - begin) },
+        { digest: this.digest.value, registry: request.registry, source: this.sourceName, error: error.message, duration_ms: Math.round(performance.now() - begin) },
         'blob download failed',
       );
       this.#set({ phase: 'failed', error });

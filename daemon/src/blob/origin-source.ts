@@ -32,7 +32,7 @@ export class OriginBlobSource implements BlobSource {
     const lengthHeader = response.headers['content-length'];
     const size = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
     const done = pump(response.body, writer, size);
-    return { size, done };
+    return { source: this.name, size, done };
   }
 }
 

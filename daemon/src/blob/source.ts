@@ -13,6 +13,8 @@ export interface BlobFetchRequest {
 
 /** A fetch that has started: its size is known and its bytes are flowing into the writer. */
 export interface StartedFetch {
+  /** Who is actually sending the bytes (a swarm that fell back reports `origin`): logged and stored with the blob. */
+  source: string;
   /** Total blob size, when the source knows it (origins send Content-Length). */
   size: number | undefined;
   /** Resolves when every byte has been written; rejects on any failure (the writer is then discarded by the caller). */

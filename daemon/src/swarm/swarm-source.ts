@@ -61,7 +61,7 @@ export class SwarmBlobSource implements BlobSource {
         throw err;
       },
     );
-    return { size: assignment.meta.size, done };
+    return { source: this.name, size: assignment.meta.size, done };
   }
 
   /** The scheduler's task assignment, or undefined when the blob should come from the origin. */

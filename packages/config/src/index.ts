@@ -19,3 +19,4 @@ export {
 export { loadConfig, envName, CONFIG_FLAG, type ConfigSources } from './load.ts';
 export { describeOptions, renderHelp, type OptionDescription, type HelpSpec } from './help.ts';
 export { didYouMean } from './suggest.ts';
+export { xdgDataDir, logLevelOption, swarmKeyFileOption, originTimeoutOptions } from './common-options.ts';
