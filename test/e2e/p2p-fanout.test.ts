@@ -112,6 +112,13 @@ async function pullBlob(daemon: FlotillaDaemon, digest: string, repository = REP
   return sha256(Buffer.from(await res.arrayBuffer()));
 }
 
+/**
+ * Slack on top of a deadline before a pause counts as a stall. Without the deadlines these pulls hang until the test
+ * times out, so a generous margin still catches the regression while surviving a loaded 2-core CI machine; the
+ * measured pauses are printed (about 2.3 s with the 2 s piece timeout).
+ */
+const STALL_MARGIN_MS = 4_000;
+
 /** GETs a blob, timing the longest pause of the body (the time to the headers counts as one). */
 async function timedPull(
   daemon: FlotillaDaemon,
@@ -217,7 +224,7 @@ describe('p2p fan-out', () => {
       expect(stopped).toBe(true);
       const stalledPeer = peerIdOf(parent);
       expect(daemons[0]!.logs().concat(daemons[1]!.logs()).some((l) => l.msg === 'piece failed' && l['parent'] === stalledPeer && l['reason'] === 'slow')).toBe(true);
-      for (const r of results) expect(r.maxGapMs).toBeLessThan(PIECE_TIMEOUT_MS + 1_500);
+      for (const r of results) expect(r.maxGapMs).toBeLessThan(PIECE_TIMEOUT_MS + STALL_MARGIN_MS);
     } finally {
       process.kill(pid, 'SIGCONT');
     }
@@ -239,7 +246,7 @@ describe('p2p fan-out', () => {
     for (const r of results) expect(r.digest).toBe(digest);
     console.log(`killed parent: longest body pause ${results.map((r) => Math.round(r.maxGapMs)).join(' / ')} ms, pulls took ${results.map((r) => Math.round(r.durationMs)).join(' / ')} ms`);
     expect(killed).toBeDefined();
-    for (const r of results) expect(r.maxGapMs).toBeLessThan(PIECE_TIMEOUT_MS + 1_500);
+    for (const r of results) expect(r.maxGapMs).toBeLessThan(PIECE_TIMEOUT_MS + STALL_MARGIN_MS);
   });
 
   test('no scheduler running: daemons fall back to the origin and pulls succeed', async () => {
@@ -248,7 +255,7 @@ describe('p2p fan-out', () => {
     const pulls = await Promise.all([daemons[0]!, daemons[2]!].map((d) => timedPull(d, digest)));
     for (const r of pulls) {
       expect(r.digest).toBe(digest);
-      expect(r.durationMs).toBeLessThan(1_000 + 2_000); // --scheduler-timeout at most, then the origin
+      expect(r.durationMs).toBeLessThan(1_000 + STALL_MARGIN_MS); // --scheduler-timeout at most, then the origin
     }
     expect(proxy.blobBytes(digest)).toBe(2 * 8 * MiB);
   });
