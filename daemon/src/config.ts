@@ -20,7 +20,7 @@ import {
   xdgDataDir,
   type ConfigOf,
 } from '@flotilla/config';
-import { multiaddrParser } from '@flotilla/p2p';
+import { multiaddrParser } from '@flotilla/p2p/multiaddr-option';
 import { isValidNameComponent } from '@flotilla/oci';
 
 const registry = hostWithOptionalPort();

@@ -13,7 +13,8 @@ import { BlobHandler } from './mirror/blobs.ts';
 import { ManifestHandler } from './mirror/manifests.ts';
 import { createMirrorServer } from './mirror/server.ts';
 import { normalizeRegistry, type UpstreamPolicy } from './mirror/upstream.ts';
-import { RateLimitedOriginClient, startSwarm, type Swarm } from './swarm/index.ts';
+import type { Swarm } from './swarm/index.ts';
+import { RateLimitedOriginClient } from './swarm/rate-limited-origin.ts';
 
 export type { DaemonConfig } from './config.ts';
 export { daemonOptions, loadDaemonConfig } from './config.ts';
@@ -44,7 +45,11 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
   const originSource = new OriginBlobSource(origin);
   let swarm: Swarm | undefined;
   try {
-    if (p2pEnabled(config)) swarm = await startSwarm(config, { store, origin, originSource, downloadBucket, logger });
+    if (p2pEnabled(config)) {
+      // Loaded only when P2P is on: libp2p adds ~20 MB to a mirror-only daemon's memory.
+      const { startSwarm } = await import('./swarm/index.ts');
+      swarm = await startSwarm(config, { store, origin, originSource, downloadBucket, logger });
+    }
   } catch (err) {
     await Promise.all([origin.close(), store.close()]);
     throw err;

@@ -15,7 +15,7 @@ import {
   xdgDataDir,
   type ConfigOf,
 } from '@flotilla/config';
-import { multiaddrParser } from '@flotilla/p2p';
+import { multiaddrParser } from '@flotilla/p2p/multiaddr-option';
 
 /** Every knob of the scheduler. Flag names are the public interface (README table, YAML keys, env vars). */
 export const schedulerOptions = defineOptions({

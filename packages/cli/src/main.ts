@@ -4,9 +4,11 @@
 import { ConfigError, didYouMean, renderHelp } from '@flotilla/config';
 import packageJson from '../package.json' with { type: 'json' };
 import { ExitCode } from './command.ts';
-import { commands } from './commands/index.ts';
+import { commandLoaders, loadAllCommands } from './commands/index.ts';
 
-const USAGE = `Usage: flotilla <command> [options]
+async function usage(): Promise<string> {
+  const commands = await loadAllCommands();
+  return `Usage: flotilla <command> [options]
 
 Peer-to-peer container image distribution for clusters.
 
@@ -15,17 +17,19 @@ ${commands.map((c) => `  ${c.name.padEnd(12)}${c.summary}`).join('\n')}
 
 Run 'flotilla <command> --help' for the options of a command; 'flotilla --version' prints the version.
 `;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
-  if (name === '--help' || name === '-h') return print(process.stdout, USAGE, ExitCode.ok);
+  if (name === '--help' || name === '-h') return print(process.stdout, await usage(), ExitCode.ok);
   if (name === '--version') return print(process.stdout, `flotilla ${packageJson.version}\n`, ExitCode.ok);
-  if (name === undefined) return print(process.stderr, USAGE, ExitCode.usage);
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
-    const hint = didYouMean(name, commands.map((c) => c.name), (n) => `'${n}'`);
+  if (name === undefined) return print(process.stderr, await usage(), ExitCode.usage);
+  const load = commandLoaders.get(name);
+  if (!load) {
+    const hint = didYouMean(name, [...commandLoaders.keys()], (n) => `'${n}'`);
     return print(process.stderr, `flotilla: unknown command '${name}'${hint}\nRun 'flotilla --help' for the commands.\n`, ExitCode.usage);
   }
+  const command = await load();
   if (args.includes('--help') || args.includes('-h')) {
     const help = renderHelp({ usage: `flotilla ${command.name} [options]`, summary: command.summary, options: command.options });
     return print(process.stdout, help, ExitCode.ok);

@@ -1,14 +1,15 @@
 // Prints a command's options as a Markdown table for the README:
 //   npx node packages/cli/src/print-options-table.ts [command]   (default: daemon)
 import { describeOptions, type OptionDescription } from '@flotilla/config';
-import { commands } from './commands/index.ts';
+import { commandLoaders } from './commands/index.ts';
 
 const name = process.argv[2] ?? 'daemon';
-const command = commands.find((c) => c.name === name);
-if (!command) {
-  process.stderr.write(`unknown command '${name}'; known: ${commands.map((c) => c.name).join(', ')}\n`);
+const load = commandLoaders.get(name);
+if (!load) {
+  process.stderr.write(`unknown command '${name}'; known: ${[...commandLoaders.keys()].join(', ')}\n`);
   process.exit(2);
 }
+const command = await load();
 
 /** Inline code in a table cell: pipes must be escaped even inside backticks. */
 const code = (text: string) => `\`${text.replaceAll('|', '\\|')}\``;

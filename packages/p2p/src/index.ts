@@ -5,4 +5,3 @@ export * from './errors.ts';
 export * from './write.ts';
 export * from './reader.ts';
 export * from './frame.ts';
-export { multiaddrParser } from './multiaddr-option.ts';
