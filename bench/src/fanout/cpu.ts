@@ -17,10 +17,29 @@ export interface CpuUse {
   machineBusy: number;
   /** machineBusy > 90 %: the figures are CPU-bound, not link-bound. */
   cpuSaturated: boolean;
+  /** Share of all cores busy in the second before the pull started (other work on the machine, if high). */
+  busyBeforeStart: number;
+}
+
+/**
+ * Waits (at most `maxMs`) for a second in which less than `share` of the machine's cores were busy, so a mode does
+ * not start while its processes are still booting or other work has the CPU; returns the last second's busy share.
+ */
+export async function waitForQuietMachine(share: number, maxMs: number): Promise<number> {
+  const deadline = performance.now() + maxMs;
+  let busy = 1;
+  while (performance.now() < deadline) {
+    const before = await machineCpuTicks();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const after = await machineCpuTicks();
+    busy = (after.busy - before.busy) / Math.max(1, after.total - before.total);
+    if (busy < share) break;
+  }
+  return busy;
 }
 
 /** Starts measuring; `clients` is this process, which runs the pulling clients. */
-export async function startCpuMeter(roles: Record<string, number[]>): Promise<{ stop(): Promise<CpuUse> }> {
+export async function startCpuMeter(roles: Record<string, number[]>, busyBeforeStart: number): Promise<{ stop(): Promise<CpuUse> }> {
   const read = async () => ({
     at: performance.now(),
     self: process.cpuUsage(),
@@ -48,6 +67,7 @@ export async function startCpuMeter(roles: Record<string, number[]>): Promise<{ 
         machineCores: availableParallelism(),
         machineBusy,
         cpuSaturated: machineBusy > SATURATED_SHARE,
+        busyBeforeStart,
       };
     },
   };

@@ -96,7 +96,7 @@ function renderCpu(modes: [RunnableMode, ModeResult][]): string[] {
   const roles = [...new Set(modes.flatMap(([, m]) => Object.keys(m.cpu?.roles ?? {})))];
   return [
     table(
-      ['mode', 'wall s', ...roles.map((role) => `${role} cores`), 'all bench processes cores', 'machine busy'],
+      ['mode', 'wall s', ...roles.map((role) => `${role} cores`), 'all bench processes cores', 'machine busy', 'busy the second before'],
       modes.map(([mode, m]) => [
         mode,
         fixed(m.cpu?.wallSeconds ?? Number.NaN, 1),
@@ -106,10 +106,11 @@ function renderCpu(modes: [RunnableMode, ModeResult][]): string[] {
         }),
         fixed(m.cpu?.benchCores ?? Number.NaN, 2),
         m.cpu ? `${fixed(m.cpu.machineBusy * 100, 0)} % of ${m.cpu.machineCores}` : '—',
+        m.cpu ? `${fixed(m.cpu.busyBeforeStart * 100, 0)} %` : '—',
       ]),
     ),
     '',
-    '"clients" is the bench process itself: the HTTP clients of every node, their sha256 checks and this display. Machine busy counts every process on the machine (/proc/stat), other work included: it decides "saturated".',
+    '"clients" is the bench process itself: the HTTP clients of every node, their sha256 checks and this display. Machine busy counts every process on the machine (/proc/stat), other work included: it decides "saturated". Each mode starts after a second with < 30 % busy (waiting at most 15 s); the last column shows that second.',
   ];
 }
 

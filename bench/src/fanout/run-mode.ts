@@ -5,7 +5,7 @@ import { Cleanup } from '../common/cleanup.ts';
 import { percentile } from '../common/stats.ts';
 import { startCentral, startDirect } from './baseline-modes.ts';
 import { pullImage, type NodePull } from './client.ts';
-import { startCpuMeter, type CpuUse } from './cpu.ts';
+import { startCpuMeter, waitForQuietMachine, type CpuUse } from './cpu.ts';
 import type { BenchImage } from './image.ts';
 import type { RunnableMode } from './options.ts';
 import { startP2P } from './p2p-mode.ts';
@@ -19,6 +19,10 @@ const START: Record<RunnableMode, (ctx: TopologyContext) => Promise<Topology>> =
 };
 
 export type NodeResult = NodePull & ByteSources;
+
+/** Before the clock starts, wait up to this long for a second with less than this share of the cores busy. */
+const QUIET_SHARE = 0.3;
+const QUIET_WAIT_MS = 15_000;
 
 /** One run of one mode: the figures when every node got the image intact, else what went wrong. */
 export interface ModeRun {
@@ -85,7 +89,8 @@ async function measure(topology: Topology, timeoutSeconds: number, label: string
     abort.abort(err);
   };
   const state = { receivedBytes: 0, nodesDone: 0, originBytes: 0 };
-  const meter = await startCpuMeter(topology.roles);
+  const busyBeforeStart = await waitForQuietMachine(QUIET_SHARE, QUIET_WAIT_MS);
+  const meter = await startCpuMeter(topology.roles, busyBeforeStart);
   const progress = startProgress(label, { nodes: ctx.nodes, bytes: ctx.nodes * ctx.image.bytes }, state, topology.originEgressBytes);
   const timer = setTimeout(() => fail(new Error(`timed out after ${timeoutSeconds.toFixed(0)} s`)), timeoutSeconds * 1000);
   const startedAt = performance.now();
