@@ -43,9 +43,12 @@ describe('piece server', () => {
     return { node, store, active };
   }
 
-  async function get(from: P2PNode, blob: TestBlob, index: number) {
+  async function get(from: P2PNode, blob: TestBlob, index: number, onFirstChunk?: () => void) {
     const chunks: Uint8Array[] = [];
-    const reply = await pieceGet(client, from.peerId, { digest: blob.digest, index }, { onChunk: (c) => void chunks.push(c) });
+    const onChunk = (c: Uint8Array) => {
+      if (chunks.push(c) === 1) onFirstChunk?.();
+    };
+    const reply = await pieceGet(client, from.peerId, { digest: blob.digest, index }, { onChunk });
     return { type: reply.type, bytes: Buffer.concat(chunks) };
   }
 
@@ -102,8 +105,11 @@ describe('piece server', () => {
     const blob = makeBlob(2 * MiB);
     const { node } = await server([blob], { uploadSlots: 1, uploadRate: 2 * MiB });
     const started = performance.now();
-    const first = get(node, blob, 0);
-    await expect.poll(async () => (await get(node, blob, 1)).type).toBe('busy');
+    let uploading = false;
+    const first = get(node, blob, 0, () => (uploading = true));
+    // Only once the first upload holds the slot is a second request certain to find none free.
+    await expect.poll(() => uploading, { timeout: 5_000 }).toBe(true);
+    expect((await get(node, blob, 1)).type).toBe('busy');
     expect((await first).bytes.equals(pieceBytes(blob, 0))).toBe(true);
     // 1 MiB at 2 MiB/s with a 0.2 MiB burst.
     expect(performance.now() - started).toBeGreaterThan(350);
