@@ -104,6 +104,11 @@ export const daemonOptions = defineOptions({
     parser: multiaddrParser({ hostPort: true }),
     doc: 'the scheduler to ask for blobs (HOST:PORT or a multiaddr; its peer id is learnt on connect); turns P2P on',
   }),
+  bootstrap: listOption({
+    flag: 'bootstrap',
+    parser: multiaddrParser({ hostPort: true }),
+    doc: 'a peer to join the DHT through, besides the schedulers (HOST:PORT or a multiaddr; a name is resolved to all its addresses, e.g. a headless Service); retried while unreachable; turns P2P on',
+  }),
   zone: optionalOption({
     flag: 'zone',
     parser: string({ metavar: 'NAME' }),
@@ -151,9 +156,9 @@ export const daemonOptions = defineOptions({
 
 export type DaemonConfig = ConfigOf<typeof daemonOptions>;
 
-/** Is the swarm (scheduler + piece exchange) in use, or only the origin? */
+/** Is the swarm (scheduler, DHT, piece exchange) in use, or only the origin? */
 export function p2pEnabled(config: DaemonConfig): boolean {
-  return config.schedulers.length > 0 || config.p2pListen !== undefined;
+  return config.schedulers.length > 0 || config.bootstrap.length > 0 || config.p2pListen !== undefined;
 }
 
 /** Defaults < YAML (`--config` / FLOTILLA_CONFIG) < FLOTILLA_* env < flags; throws ConfigError naming the culprit. */

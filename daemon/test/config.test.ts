@@ -42,6 +42,7 @@ describe('daemon config', () => {
       maxManifestBytes: 4 * 1024 * 1024,
       p2pListen: undefined,
       schedulers: [],
+      bootstrap: [],
       zone: undefined,
       uploadSlots: 200,
       uploadRate: 0,

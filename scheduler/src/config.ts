@@ -25,6 +25,11 @@ export const schedulerOptions = defineOptions({
     default: '/ip4/0.0.0.0/tcp/65003',
     doc: 'libp2p address daemons reach the scheduler on (scheduling calls and the seed\'s pieces)',
   }),
+  bootstrap: listOption({
+    flag: 'bootstrap',
+    parser: multiaddrParser({ hostPort: true }),
+    doc: 'a peer to join the DHT through, e.g. another scheduler (HOST:PORT or a multiaddr; a name is resolved to all its addresses); retried while unreachable',
+  }),
   httpListen: option({
     flag: 'http-listen',
     parser: hostPort(),

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@flotilla/log';
 import { OriginClient } from '@flotilla/origin';
-import { createP2PNode } from '@flotilla/p2p';
+import { Bootstrapper, createP2PNode } from '@flotilla/p2p';
 import { TokenBucket } from '@flotilla/ratelimit';
 import { ContentStore } from '@flotilla/store';
 import { handlePiece, handleSched, isProtocolViolation } from '@flotilla/wire';
@@ -64,8 +64,12 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
       identityFile: join(config.dataDir, 'identity.key'),
       ...(config.swarmKeyFile !== undefined ? { swarmKeyFile: config.swarmKeyFile } : {}),
       logger: logger.child({ component: 'p2p' }),
+      dht: {},
     });
     cleanups.push(() => node.stop());
+    const bootstrapper = new Bootstrapper({ node, targets: config.bootstrap, logger: logger.child({ component: 'bootstrap' }) });
+    bootstrapper.start();
+    cleanups.push(() => bootstrapper.stop());
     const peerId = node.peerId.toString();
     const addresses = () => node.getMultiaddrs().map(String);
 

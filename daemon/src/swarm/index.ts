@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from '@flotilla/log';
 import type { OriginClient } from '@flotilla/origin';
-import { createP2PNode } from '@flotilla/p2p';
+import { Bootstrapper, createP2PNode } from '@flotilla/p2p';
 import { TokenBucket } from '@flotilla/ratelimit';
 import type { ContentStore } from '@flotilla/store';
 import type { BlobSource } from '../blob/source.ts';
@@ -38,7 +38,15 @@ export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise
     identityFile: join(config.dataDir, 'p2p', 'identity.key'),
     ...(config.swarmKeyFile === undefined ? {} : { swarmKeyFile: config.swarmKeyFile }),
     logger: logger.child({ component: 'p2p' }),
+    dht: {},
   });
+  // The schedulers run the DHT too: they are everyone's first bootstrap peers.
+  const bootstrapper = new Bootstrapper({
+    node,
+    targets: [...config.schedulers, ...config.bootstrap],
+    logger: logger.child({ component: 'bootstrap' }),
+  });
+  bootstrapper.start();
   const active = new ActiveDownloads();
   try {
     await new PieceServer({
@@ -50,6 +58,7 @@ export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise
       logger: logger.child({ component: 'piece-server' }),
     }).start();
   } catch (err) {
+    await bootstrapper.stop();
     await node.stop();
     throw err;
   }
@@ -88,6 +97,7 @@ export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise
         })
       : deps.originSource,
     async stop() {
+      await bootstrapper.stop();
       await scheduler?.stop();
       await node.stop();
     },

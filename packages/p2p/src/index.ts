@@ -5,3 +5,5 @@ export * from './errors.ts';
 export * from './write.ts';
 export * from './reader.ts';
 export * from './frame.ts';
+export * from './dht.ts';
+export * from './bootstrap.ts';

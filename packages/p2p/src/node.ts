@@ -7,6 +7,7 @@ import { ping, type Ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
+import { clusterDht, type ClusterDht, type DhtOptions } from './dht.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { readSwarmKey } from './swarm-key.ts';
 
@@ -21,7 +22,9 @@ export interface P2PNodeOptions {
   allowCidrs?: string[];
   maxConnections?: number;
   logger: Logger;
-  /** Extra libp2p services (e.g. the DHT) merged into the services map. */
+  /** Runs the cluster's private Kademlia DHT (services.dht). */
+  dht?: DhtOptions;
+  /** Extra libp2p services merged into the services map. */
   services?: Record<string, unknown>;
 }
 
@@ -45,6 +48,8 @@ export const STREAM_WINDOW = 8 * 1024 * 1024;
 export interface P2PServices extends Record<string, unknown> {
   identify: Identify;
   ping: Ping;
+  /** Present when the node was created with the `dht` option. */
+  dht?: ClusterDht;
 }
 
 export type P2PNode = Libp2p<P2PServices>;
@@ -72,7 +77,12 @@ export async function createP2PNode(options: P2PNodeOptions): Promise<P2PNode> {
     },
     // A saturated link delays pings; dropping the connection then would abort every transfer on it.
     connectionMonitor: { abortConnectionOnPingFailure: false },
-    services: { identify: identify(), ping: ping(), ...options.services },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      ...(options.dht === undefined ? {} : { dht: clusterDht(options.dht) }),
+      ...options.services,
+    },
   });
   node.addEventListener('peer:connect', (evt) => options.logger.debug({ peer: evt.detail.toString() }, 'peer connected'));
   node.addEventListener('peer:disconnect', (evt) => options.logger.debug({ peer: evt.detail.toString() }, 'peer disconnected'));
