@@ -109,6 +109,12 @@ export const daemonOptions = defineOptions({
     parser: multiaddrParser({ hostPort: true }),
     doc: 'a peer to join the DHT through, besides the schedulers (HOST:PORT or a multiaddr; a name is resolved to all its addresses, e.g. a headless Service); retried while unreachable; turns P2P on',
   }),
+  reprovideIntervalMs: option({
+    flag: 'reprovide-interval',
+    parser: duration({ min: 1_000 }),
+    default: 600_000,
+    doc: 'how often the DHT provider records of cached blobs and manifests are renewed',
+  }),
   zone: optionalOption({
     flag: 'zone',
     parser: string({ metavar: 'NAME' }),

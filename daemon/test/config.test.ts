@@ -43,6 +43,7 @@ describe('daemon config', () => {
       p2pListen: undefined,
       schedulers: [],
       bootstrap: [],
+      reprovideIntervalMs: 600_000,
       zone: undefined,
       uploadSlots: 200,
       uploadRate: 0,

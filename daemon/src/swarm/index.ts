@@ -7,6 +7,7 @@ import type { ContentStore } from '@flotilla/store';
 import type { BlobSource } from '../blob/source.ts';
 import { DEFAULT_P2P_LISTEN, type DaemonConfig } from '../config.ts';
 import { ActiveDownloads } from './active-downloads.ts';
+import { ContentAnnouncer } from './announcer.ts';
 import { PieceServer } from './piece-server.ts';
 import { SchedulerClient } from './scheduler-client.ts';
 import { SwarmBlobSource } from './swarm-source.ts';
@@ -47,6 +48,12 @@ export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise
     logger: logger.child({ component: 'bootstrap' }),
   });
   bootstrapper.start();
+  const announcer = new ContentAnnouncer({
+    dht: node.services.dht!,
+    store: deps.store,
+    reprovideIntervalMs: config.reprovideIntervalMs,
+    logger: logger.child({ component: 'announcer' }),
+  });
   const active = new ActiveDownloads();
   try {
     await new PieceServer({
@@ -57,7 +64,9 @@ export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise
       uploadBucket: new TokenBucket(config.uploadRate),
       logger: logger.child({ component: 'piece-server' }),
     }).start();
+    await announcer.start();
   } catch (err) {
+    announcer.stop();
     await bootstrapper.stop();
     await node.stop();
     throw err;
@@ -97,6 +106,7 @@ export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise
         })
       : deps.originSource,
     async stop() {
+      announcer.stop();
       await bootstrapper.stop();
       await scheduler?.stop();
       await node.stop();

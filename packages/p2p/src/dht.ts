@@ -8,8 +8,9 @@ export const DHT_PROTOCOL = '/flotilla/kad/1.0.0';
 
 export interface DhtOptions {
   /**
-   * How long a provider record other nodes store for us stays valid. Short, so records of daemons that evicted a
-   * blob or went away age out; providers re-provide well within it. Default 1 h.
+   * How long provider records stay valid: every node drops the records it stores once they are this old (checked
+   * every quarter of it), so records of daemons that evicted a blob or went away age out. Providers renew theirs
+   * well within it. Default 1 h.
    */
   providerValidityMs?: number;
 }
@@ -33,8 +34,7 @@ export function clusterDht(options: DhtOptions = {}): (components: KadDHTCompone
     clientMode: false,
     peerInfoMapper: passthroughMapper,
     initialQuerySelfInterval: 0,
-    providers: { provideValidity: Math.ceil(validityMs / 1000) },
-    // Our records: valid for validityMs, refreshed by kad-dht itself in the last half (the daemon re-provides sooner).
+    // Expiry of stored records (and renewal of our own in their second half) happens in the reprovider's passes.
     reprovide: { validity: validityMs, threshold: validityMs / 2, interval: Math.max(60_000, validityMs / 4) },
   });
   // The instance is a single-table KadDHT; its declared type leaves the routing table out.

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '@flotilla/log';
@@ -25,6 +26,8 @@ export class ContentStore {
   readonly #recordLock = new KeyedLock();
   /** digest → ms of the last lastAccess write, for throttling touch. */
   readonly #lastTouchWrite = new Map<string, number>();
+  /** `committed` (record) when a blob is newly stored, `deleted` (digest) when one is removed: what others announce. */
+  readonly events = new EventEmitter<{ committed: [BlobRecord]; deleted: [string] }>();
 
   private constructor(layout: StoreLayout, meta: MetaDb) {
     this.#layout = layout;
@@ -50,6 +53,11 @@ export class ContentStore {
   /** Committed entries only; undefined when absent. */
   async stat(digest: string): Promise<BlobRecord | undefined> {
     return this.#meta.blobs.get(parseDigest(digest).value);
+  }
+
+  /** The records of every committed blob. */
+  async *records(): AsyncGenerator<BlobRecord> {
+    for await (const record of this.#meta.blobs.values()) yield record;
   }
 
   /** Absolute path of a committed blob file (whether or not it exists). */
@@ -88,6 +96,7 @@ export class ContentStore {
       this.#lastTouchWrite.delete(parsed.value);
       await rm(this.#layout.blobPath(parsed), { force: true });
     });
+    this.events.emit('deleted', parsed.value);
   }
 
   async putTagResolution(key: string, value: TagResolution): Promise<void> {
@@ -104,12 +113,12 @@ export class ContentStore {
 
   /** Called by a writer with a verified, fsynced, closed temp file. */
   async #commitBlob(tempPath: string, digest: Digest, size: number, meta: CommitMeta): Promise<BlobRecord> {
-    return this.#recordLock.run(digest.value, async () => {
+    const { record, stored } = await this.#recordLock.run(digest.value, async () => {
       const existing = await this.#meta.blobs.get(digest.value);
       if (existing !== undefined) {
         // A concurrent writer got there first; the content is identical by digest.
         await rm(tempPath, { force: true });
-        return existing;
+        return { record: existing, stored: false };
       }
       const shardDir = this.#layout.shardDir(digest);
       const createdShard = await mkdir(shardDir, { recursive: true });
@@ -120,8 +129,10 @@ export class ContentStore {
       const record: BlobRecord = { digest: digest.value, size, ...recordMeta(meta), createdAt: now, lastAccess: now };
       await this.#meta.blobs.put(digest.value, record);
       this.#rememberTouch(digest.value, now);
-      return record;
+      return { record, stored: true };
     });
+    if (stored) this.events.emit('committed', record);
+    return record;
   }
 
   #rememberTouch(key: string, now: number): void {
