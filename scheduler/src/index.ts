@@ -2,10 +2,10 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@flotilla/log';
 import { OriginClient } from '@flotilla/origin';
-import { Bootstrapper, createP2PNode } from '@flotilla/p2p';
+import { Bootstrapper, createP2PNode, loadOrCreateIdentity } from '@flotilla/p2p';
 import { TokenBucket } from '@flotilla/ratelimit';
 import { ContentStore } from '@flotilla/store';
-import { handlePiece, handleSched, isProtocolViolation } from '@flotilla/wire';
+import { handlePiece, handleSched, isProtocolViolation, signTaskMeta } from '@flotilla/wire';
 import type { IdentifyResult } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { SchedulerConfig } from './config.ts';
@@ -59,9 +59,10 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     }
   };
   try {
+    const identityFile = join(config.dataDir, 'identity.key');
     const node = await createP2PNode({
       listen: [config.p2pListen],
-      identityFile: join(config.dataDir, 'identity.key'),
+      identityFile,
       ...(config.swarmKeyFile !== undefined ? { swarmKeyFile: config.swarmKeyFile } : {}),
       logger: logger.child({ component: 'p2p' }),
       dht: {},
@@ -71,6 +72,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     bootstrapper.start();
     cleanups.push(() => bootstrapper.stop());
     const peerId = node.peerId.toString();
+    const privateKey = loadOrCreateIdentity(identityFile);
     const addresses = () => node.getMultiaddrs().map(String);
 
     const hosts = new HostRegistry(config.hostTtlMs);
@@ -81,6 +83,8 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
       download: new TokenBucket(config.downloadRate),
       logger: logger.child({ component: 'seed' }),
       onFailed: (digest) => tasks.delete(digest),
+      // The node's own key: daemons trust task meta under the peer ids of their schedulers.
+      sign: async (meta) => signTaskMeta(meta, await privateKey, peerId),
     });
     cleanups.push(() => seeds.close());
     const service = new SchedService({

@@ -1,6 +1,6 @@
 import type { Logger } from '@flotilla/log';
 import type { TokenBucket } from '@flotilla/ratelimit';
-import { pieceRange, type PieceGetReply, type PieceHandlers, type RequestContext } from '@flotilla/wire';
+import { pieceRange, type BlobMetaResponse, type PieceGetReply, type PieceHandlers, type RequestContext } from '@flotilla/wire';
 import type { Seeds } from './seed.ts';
 
 export interface SeedPieceServerOptions {
@@ -65,6 +65,15 @@ export class SeedPieceServer implements PieceHandlers {
       if (seed.hasAllPieces) return;
       await seed.changed(context.signal);
     }
+  }
+
+  /** The seed's size, and its signed meta once every piece digest is known. */
+  async meta(request: { digest: string }): Promise<BlobMetaResponse> {
+    const seed = this.#options.seeds.get(request.digest);
+    if (!seed) return { type: 'missing' };
+    const { meta, signature } = seed;
+    if (signature === undefined) return { type: 'blob-meta', size: meta.size };
+    return { type: 'blob-meta', size: meta.size, signed: { meta: { ...meta, pieceDigests: meta.pieceDigests as string[] }, signature } };
   }
 
   async *#throttled(chunks: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<Uint8Array> {

@@ -6,7 +6,7 @@ import { parseDigest } from '@flotilla/oci';
 import type { OriginClient } from '@flotilla/origin';
 import { throttleStream, type TokenBucket } from '@flotilla/ratelimit';
 import type { BlobWriter, ContentStore } from '@flotilla/store';
-import { choosePieceLength, MAX_BLOB_SIZE, pieceCountFor, pieceRange, type TaskMeta } from '@flotilla/wire';
+import { choosePieceLength, MAX_BLOB_SIZE, pieceCountFor, pieceRange, type MetaSignature, type TaskMeta } from '@flotilla/wire';
 import { PieceHasher } from './piece-hasher.ts';
 
 /** Piece bytes are read from disk and sent in chunks of this size. */
@@ -23,6 +23,8 @@ const FAILED_SEED_RETRY_MS = 30_000;
  */
 export class Seed {
   readonly meta: TaskMeta;
+  /** The scheduler's signature over the meta, once every piece digest is known: daemons pass it on. */
+  signature: MetaSignature | undefined;
   readonly #tempPath: string | undefined;
   readonly #blobPath: string;
   readonly #waiters = new Set<() => void>();
@@ -139,6 +141,8 @@ export interface SeedsOptions {
   logger: Logger;
   /** A seed failed after it was handed out (its task must go). */
   onFailed(digest: string): void;
+  /** Signs a seed's meta once every piece digest is known. */
+  sign(meta: TaskMeta): Promise<MetaSignature>;
 }
 
 /**
@@ -152,6 +156,7 @@ export class Seeds {
   readonly #starting = new Map<string, Promise<SeedOutcome>>();
   readonly #fetches = new Set<Promise<void>>();
   readonly #abort = new AbortController();
+  readonly #signing = new WeakSet<Seed>();
 
   constructor(options: SeedsOptions) {
     this.#options = options;
@@ -230,7 +235,10 @@ export class Seeds {
     const { logger, download } = this.#options;
     const started = performance.now();
     const hasher = new PieceHasher(seed.meta.size, seed.meta.pieceLength);
-    const onProgress = (contiguous: number): void => seed.advance(hasher.digests, contiguous);
+    const onProgress = (contiguous: number): void => {
+      seed.advance(hasher.digests, contiguous);
+      this.#signWhenComplete(seed);
+    };
     writer.on('progress', onProgress);
     let received = 0;
     try {
@@ -278,6 +286,15 @@ export class Seeds {
     }
   }
 
+  #signWhenComplete(seed: Seed): void {
+    if (!seed.hasAllPieces || this.#signing.has(seed)) return;
+    this.#signing.add(seed);
+    this.#options.sign(seed.meta).then(
+      (signature) => (seed.signature = signature),
+      (err: unknown) => this.#options.logger.error({ digest: seed.meta.digest, err: String(err) }, 'signing the task meta failed'),
+    );
+  }
+
   /** A blob seeded before (this run or an earlier one): its piece digests are computed from the file. */
   async #fromStore(digest: string): Promise<SeedOutcome> {
     const started = performance.now();
@@ -290,6 +307,7 @@ export class Seeds {
       for await (const chunk of file.createReadStream({ highWaterMark: APPEND_BYTES, autoClose: false })) hasher.update(chunk as Buffer);
       seed.advance(hasher.digests, size);
       seed.markCommitted();
+      this.#signWhenComplete(seed);
       this.#seeds.set(digest, seed);
       this.#options.logger.info(
         { digest, bytes: size, pieces: seed.meta.pieceCount, duration_ms: Math.round(performance.now() - started) },

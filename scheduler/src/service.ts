@@ -108,6 +108,10 @@ export class SchedService {
       ack.pieceDigests = { from: peer.digestsSent, digests: task.meta.pieceDigests.slice(peer.digestsSent, seed.piecesReady) as string[] };
       peer.digestsSent = seed.piecesReady;
     }
+    if (seed.signature && !peer.signatureSent) {
+      ack.signature = seed.signature;
+      peer.signatureSent = true;
+    }
     if (peer.finishedAt === undefined) {
       const parents = this.#refreshedParents(task, seed, peer, now);
       if (parents) ack.parents = parents;
@@ -135,7 +139,9 @@ export class SchedService {
     this.#o.tasks.setParents(peer, chosen.map((p) => p.peerId));
     peer.digestsSent = seed.piecesReady;
     const meta = { ...task.meta, pieceDigests: task.meta.pieceDigests.slice() };
-    return { type: 'task-assigned', meta, parents: chosen };
+    if (!seed.signature) return { type: 'task-assigned', meta, parents: chosen };
+    peer.signatureSent = true;
+    return { type: 'task-assigned', meta, parents: chosen, signature: seed.signature };
   }
 
   /**

@@ -20,6 +20,8 @@ export interface TaskPeer {
   excluded: Set<string>;
   /** How many piece digests it has been told (task meta, then report-acks): the next ack starts there. */
   digestsSent: number;
+  /** It has been sent the signature over the complete meta. */
+  signatureSent: boolean;
   joinedAt: number;
   finishedAt: number | undefined;
 }
@@ -88,6 +90,7 @@ export class TaskTable {
         parents: [],
         excluded: new Set(),
         digestsSent: 0,
+        signatureSent: false,
         joinedAt: now,
         finishedAt: undefined,
       };

@@ -2,9 +2,12 @@ import { writeAll } from '@flotilla/p2p';
 import type { DialTarget } from '@libp2p/interface';
 import { WireError } from './errors.ts';
 import {
+  type BlobMetaResponse,
   type HaveMessage,
+  MAX_META_FRAME,
   MAX_PIECE_CONTROL_FRAME,
   PIECE_PROTOCOL,
+  parseBlobMetaResponse,
   parseHave,
   parsePieceRequest,
   parsePieceResponse,
@@ -52,6 +55,21 @@ export async function pieceGet(
       if (response.index !== piece.index) throw new WireError(`got piece ${response.index} for a request of piece ${piece.index}`);
       await rpc.reader.readBody(response.length, options.onChunk);
     }
+    await rpc.expectEnd();
+    rpc.done();
+    return response;
+  } catch (err) {
+    throw rpc.fail(err);
+  }
+}
+
+/** Asks a peer what it knows of a blob (size, signed meta). A peer that predates `meta` resets the stream: that throws. */
+export async function pieceMeta(node: Dialer, peer: DialTarget, digest: string, options: CallOptions = {}): Promise<BlobMetaResponse> {
+  const payload = encodeJson({ type: 'meta', digest }, MAX_PIECE_CONTROL_FRAME);
+  const rpc = await RpcStream.open(node, peer, PIECE_PROTOCOL, PIECE_MAX_STREAMS, options);
+  try {
+    await rpc.send(payload, true);
+    const response = parseBlobMetaResponse(await rpc.receive(MAX_META_FRAME), digest);
     await rpc.expectEnd();
     rpc.done();
     return response;
@@ -108,9 +126,11 @@ export interface PieceHandlers {
    * child stopped watching or went away).
    */
   watch(request: { digest: string }, context: RequestContext): AsyncIterable<{ pieces: number[]; complete: boolean }>;
+  /** What this peer knows of a blob; without a handler every `meta` request is answered `missing`. */
+  meta?(request: { digest: string }, context: RequestContext): Promise<BlobMetaResponse>;
 }
 
-/** Serves the piece protocol: `get` (one piece per stream) and `watch` (availability updates). */
+/** Serves the piece protocol: `get` (one piece per stream), `watch` (availability updates) and `meta`. */
 export async function handlePiece(node: Registrar, handlers: PieceHandlers, options: ServeOptions = {}): Promise<void> {
   await serveProtocol(
     node,
@@ -121,6 +141,10 @@ export async function handlePiece(node: Registrar, handlers: PieceHandlers, opti
       if (request.type === 'get') {
         await rpc.expectEnd();
         await serveGet(rpc, request, await handlers.get({ digest: request.digest, index: request.index }, context));
+      } else if (request.type === 'meta') {
+        await rpc.expectEnd();
+        const reply = handlers.meta ? await handlers.meta({ digest: request.digest }, context) : { type: 'missing' };
+        await rpc.send(encodeJson(reply, MAX_META_FRAME), true);
       } else {
         await serveWatch(rpc, context, (req, ctx) => handlers.watch(req, ctx), request.digest);
       }

@@ -1,5 +1,6 @@
 import { isValidRepositoryName, MAX_NAME_LENGTH } from '@flotilla/oci';
 import { WireError } from './errors.ts';
+import { metaSignatureOf, type MetaSignature } from './meta-signature.ts';
 import { MAX_BLOB_SIZE, MAX_PIECE_COUNT, MAX_PIECE_LENGTH, pieceCountFor } from './pieces.ts';
 import {
   arrayValue,
@@ -60,13 +61,21 @@ export type SchedRequest =
   | { type: 'leave' };
 
 export type RegisteredResponse = { type: 'registered'; ttlMs: number };
-export type TaskAssignedResponse = { type: 'task-assigned'; meta: TaskMeta; parents: Parent[] };
+export type TaskAssignedResponse = {
+  type: 'task-assigned';
+  meta: TaskMeta;
+  parents: Parent[];
+  /** The scheduler's signature over the meta, once every piece digest is known (daemons pass it on). */
+  signature?: MetaSignature;
+};
 export type BackToSourceResponse = { type: 'back-to-source'; reason: string };
 export type ReportAckResponse = {
   type: 'report-ack';
   /** Piece digests that became known since the last report, for pieces from, from+1, ... */
   pieceDigests?: { from: number; digests: string[] };
   parents?: Parent[];
+  /** The signature over the complete meta, sent once when the last digest became known. */
+  signature?: MetaSignature;
 };
 export type OkResponse = { type: 'ok' };
 export type SchedErrorResponse = { type: 'error'; code: string; message: string };
@@ -163,14 +172,22 @@ export function parseSchedResponse(bytes: Uint8Array, context: SchedResponseCont
   switch (type) {
     case 'registered':
       return { type, ttlMs: f.uint('ttlMs', LIMITS.ttlMs) };
-    case 'task-assigned':
-      return { type, meta: f.required('meta', taskMetaOf), parents: parentsOf(f) };
+    case 'task-assigned': {
+      const signature = f.optional('signature', metaSignatureOf);
+      return { type, meta: f.required('meta', taskMetaOf), parents: parentsOf(f), ...(signature === undefined ? {} : { signature }) };
+    }
     case 'back-to-source':
       return { type, reason: f.string('reason', LIMITS.text) };
     case 'report-ack': {
       const pieceDigests = f.optional('pieceDigests', (v, p) => pieceDigestsOf(v, p, context.pieceCount ?? MAX_PIECE_COUNT));
       const parents = f.has('parents') ? parentsOf(f) : undefined;
-      return { type, ...(pieceDigests === undefined ? {} : { pieceDigests }), ...(parents === undefined ? {} : { parents }) };
+      const signature = f.optional('signature', metaSignatureOf);
+      return {
+        type,
+        ...(pieceDigests === undefined ? {} : { pieceDigests }),
+        ...(parents === undefined ? {} : { parents }),
+        ...(signature === undefined ? {} : { signature }),
+      };
     }
     case 'ok':
       return { type };
@@ -200,7 +217,7 @@ function failureOf(value: unknown, path: string, pieceCount: number): PieceFailu
   return { index: f.uint('index', pieceCount - 1), peer: f.required('peer', peerIdValue), reason: f.string('reason', LIMITS.text) };
 }
 
-function taskMetaOf(value: unknown, path: string): TaskMeta {
+export function taskMetaOf(value: unknown, path: string): TaskMeta {
   const f = new Fields(value, path);
   const size = f.uint('size', MAX_BLOB_SIZE);
   const pieceLength = f.uint('pieceLength', MAX_PIECE_LENGTH);
