@@ -109,6 +109,17 @@ export const daemonOptions = defineOptions({
     parser: multiaddrParser({ hostPort: true }),
     doc: 'a peer to join the DHT through, besides the schedulers (HOST:PORT or a multiaddr; a name is resolved to all its addresses, e.g. a headless Service); retried while unreachable; turns P2P on',
   }),
+  dhtLookupTimeoutMs: option({
+    flag: 'dht-lookup-timeout',
+    parser: duration({ min: 1 }),
+    default: 100,
+    doc: 'with no scheduler reachable, how long a miss looks for providers in the DHT before going to the origin',
+  }),
+  trustedSchedulers: listOption({
+    flag: 'trust-scheduler',
+    parser: string({ metavar: 'PEERID', check: isPeerIdText, expected: 'a libp2p peer id such as 12D3KooW...' }),
+    doc: 'accept piece digests other daemons pass on when this scheduler signed them; the configured schedulers are always trusted',
+  }),
   reprovideIntervalMs: option({
     flag: 'reprovide-interval',
     parser: duration({ min: 1_000 }),
@@ -170,4 +181,9 @@ export function p2pEnabled(config: DaemonConfig): boolean {
 /** Defaults < YAML (`--config` / FLOTILLA_CONFIG) < FLOTILLA_* env < flags; throws ConfigError naming the culprit. */
 export function loadDaemonConfig(argv: string[], env: NodeJS.ProcessEnv): DaemonConfig {
   return loadConfig(daemonOptions, { argv, env });
+}
+
+/** A base58 peer id (Ed25519 ids start 12D3KooW); the swarm checks the key itself when it uses it. */
+function isPeerIdText(value: string): boolean {
+  return /^[1-9A-HJ-NP-Za-km-z]{46,64}$/.test(value);
 }

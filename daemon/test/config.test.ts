@@ -43,6 +43,8 @@ describe('daemon config', () => {
       p2pListen: undefined,
       schedulers: [],
       bootstrap: [],
+      dhtLookupTimeoutMs: 100,
+      trustedSchedulers: [],
       reprovideIntervalMs: 600_000,
       zone: undefined,
       uploadSlots: 200,

@@ -16,8 +16,8 @@ export interface FetchPieceOptions {
   blobDigest: string;
   index: number;
   length: number;
-  /** The piece's digest from the scheduler: bytes that do not match are `corrupt`. */
-  pieceDigest: string;
+  /** The piece's digest from the scheduler: bytes that do not match are `corrupt`. Undefined: checked with the whole blob. */
+  pieceDigest: string | undefined;
   downloadBucket: TokenBucket;
   /** The parent must send a byte at least this often (first byte included), else `slow`. */
   idleTimeoutMs: number;
@@ -53,7 +53,7 @@ export async function fetchPiece(o: FetchPieceOptions): Promise<PieceOutcome> {
       },
     });
     if (reply.type !== 'piece') return { kind: reply.type };
-    return digestMatches(o.pieceDigest, chunks) ? { kind: 'ok', chunks } : { kind: 'corrupt' };
+    return o.pieceDigest === undefined || digestMatches(o.pieceDigest, chunks) ? { kind: 'ok', chunks } : { kind: 'corrupt' };
   } catch (err) {
     if (o.signal.aborted) throw o.signal.reason;
     if (deadline.signal.aborted) return { kind: 'slow', error: `no bytes for ${o.idleTimeoutMs} ms` };

@@ -1,21 +1,26 @@
 import { join } from 'node:path';
 import type { Logger } from '@flotilla/log';
 import type { OriginClient } from '@flotilla/origin';
-import { Bootstrapper, createP2PNode } from '@flotilla/p2p';
+import { Bootstrapper, createP2PNode, type P2PNode } from '@flotilla/p2p';
 import { TokenBucket } from '@flotilla/ratelimit';
 import type { ContentStore } from '@flotilla/store';
 import type { BlobSource } from '../blob/source.ts';
 import { DEFAULT_P2P_LISTEN, type DaemonConfig } from '../config.ts';
 import { ActiveDownloads } from './active-downloads.ts';
 import { ContentAnnouncer } from './announcer.ts';
+import { DhtPlanner } from './dht-plan.ts';
+import { SignedMetaStore } from './meta-store.ts';
+import { PeerHealth } from './peer-health.ts';
 import { PieceServer } from './piece-server.ts';
+import { ProviderLookup } from './provider-lookup.ts';
 import { SchedulerClient } from './scheduler-client.ts';
 import { SwarmBlobSource } from './swarm-source.ts';
+import { TrustedSchedulers } from './trust.ts';
 
 export { RateLimitedOriginClient } from './rate-limited-origin.ts';
 
 export interface Swarm {
-  /** Where blob misses go: the swarm when a scheduler is configured, else the origin source it was given. */
+  /** Where blob misses go: the scheduler's swarm, DHT providers, then the origin source it was given. */
   source: BlobSource;
   peerId: string;
   stop(): Promise<void>;
@@ -31,9 +36,12 @@ export interface SwarmDeps {
   logger: Logger;
 }
 
-/** Starts the daemon's P2P side: the libp2p node, the piece server and (with --scheduler) the swarm blob source. */
+/**
+ * Starts the daemon's P2P side: the libp2p node with the DHT (bootstrapped from the schedulers and --bootstrap),
+ * the piece server, the announcer of what the store holds, and the blob source that uses them.
+ */
 export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise<Swarm> {
-  const { logger } = deps;
+  const { logger, store } = deps;
   const node = await createP2PNode({
     listen: [config.p2pListen ?? DEFAULT_P2P_LISTEN],
     identityFile: join(config.dataDir, 'p2p', 'identity.key'),
@@ -50,16 +58,18 @@ export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise
   bootstrapper.start();
   const announcer = new ContentAnnouncer({
     dht: node.services.dht!,
-    store: deps.store,
+    store,
     reprovideIntervalMs: config.reprovideIntervalMs,
     logger: logger.child({ component: 'announcer' }),
   });
+  const metas = new SignedMetaStore(join(config.dataDir, 'p2p', 'meta'), store);
   const active = new ActiveDownloads();
   try {
     await new PieceServer({
       node,
-      store: deps.store,
+      store,
       active,
+      metas,
       uploadSlots: config.uploadSlots,
       uploadBucket: new TokenBucket(config.uploadRate),
       logger: logger.child({ component: 'piece-server' }),
@@ -67,49 +77,70 @@ export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise
     await announcer.start();
   } catch (err) {
     announcer.stop();
+    metas.close();
     await bootstrapper.stop();
     await node.stop();
     throw err;
   }
-  // Several schedulers are for failover (later); the first one is used for now.
-  const schedulerAddress = config.schedulers[0];
-  const scheduler =
-    schedulerAddress === undefined
-      ? undefined
-      : new SchedulerClient({
-          node,
-          address: schedulerAddress,
-          timeoutMs: config.schedulerTimeoutMs,
-          registration: {
-            uploadSlots: config.uploadSlots,
-            ...(config.zone === undefined ? {} : { zone: config.zone }),
-            ...(config.uploadRate > 0 ? { uploadRate: config.uploadRate } : {}),
-          },
-          logger: logger.child({ component: 'scheduler-client' }),
-        });
+  const scheduler = schedulerClient(config, node, logger);
   scheduler?.start();
   const peerId = node.peerId.toString();
-  logger.info({ peerId, addresses: node.getMultiaddrs().map(String), scheduler: schedulerAddress }, 'p2p listening');
+  logger.info({ peerId, addresses: node.getMultiaddrs().map(String), scheduler: config.schedulers[0] }, 'p2p listening');
   return {
     peerId,
-    source: scheduler
-      ? new SwarmBlobSource({
-          node,
-          scheduler,
-          fallback: deps.originSource,
-          origin: deps.origin,
-          active,
-          downloadBucket: deps.downloadBucket,
-          piecesInFlight: config.piecesInFlight,
-          pieceTimeoutMs: config.pieceTimeoutMs,
-          logger: logger.child({ component: 'swarm' }),
-        })
-      : deps.originSource,
+    source: swarmSource(config, deps, { node, scheduler, active, metas }),
     async stop() {
       announcer.stop();
+      metas.close();
       await bootstrapper.stop();
       await scheduler?.stop();
       await node.stop();
     },
   };
+}
+
+/** The client of the first --scheduler (several are for failover, later), or undefined without one. */
+function schedulerClient(config: DaemonConfig, node: P2PNode, logger: Logger): SchedulerClient | undefined {
+  const address = config.schedulers[0];
+  if (address === undefined) return undefined;
+  return new SchedulerClient({
+    node,
+    address,
+    timeoutMs: config.schedulerTimeoutMs,
+    registration: {
+      uploadSlots: config.uploadSlots,
+      ...(config.zone === undefined ? {} : { zone: config.zone }),
+      ...(config.uploadRate > 0 ? { uploadRate: config.uploadRate } : {}),
+    },
+    logger: logger.child({ component: 'scheduler-client' }),
+  });
+}
+
+function swarmSource(
+  config: DaemonConfig,
+  deps: SwarmDeps,
+  parts: { node: P2PNode; scheduler: SchedulerClient | undefined; active: ActiveDownloads; metas: SignedMetaStore },
+): SwarmBlobSource {
+  const { node, scheduler } = parts;
+  const logger = deps.logger.child({ component: 'swarm' });
+  const health = new PeerHealth();
+  const trust = new TrustedSchedulers({
+    trusted: config.trustedSchedulers,
+    schedulerAddresses: config.schedulers,
+    connected: () => [scheduler?.peerId],
+  });
+  const lookup = new ProviderLookup({ node, timeoutMs: config.dhtLookupTimeoutMs, health, logger });
+  return new SwarmBlobSource({
+    ...parts,
+    dht: new DhtPlanner({ node, lookup, trust, health, logger }),
+    lookup,
+    health,
+    trust,
+    fallback: deps.originSource,
+    origin: deps.origin,
+    downloadBucket: deps.downloadBucket,
+    piecesInFlight: config.piecesInFlight,
+    pieceTimeoutMs: config.pieceTimeoutMs,
+    logger,
+  });
 }

@@ -29,7 +29,8 @@ export interface ParentPoolOptions {
   node: P2PNode;
   digest: string;
   pieceCount: number;
-  seedPeerId: string | undefined;
+  /** Is this peer a scheduler's seed (counted apart: its upload is what the swarm spares)? */
+  isSeed(peerId: string): boolean;
   /** Availability changed (a watch frame, a parent added or lost). */
   onChange(): void;
   /** A parent went away on its own (its watch failed or ended unfinished). */
@@ -58,7 +59,8 @@ export class ParentPool {
   }
 
   get seed(): ParentState | undefined {
-    return this.#o.seedPeerId === undefined ? undefined : this.#parents.get(this.#o.seedPeerId)?.state;
+    for (const { state } of this.#parents.values()) if (state.isSeed) return state;
+    return undefined;
   }
 
   /** Parents dropped for this blob, to exclude when asking the scheduler for new ones. */
@@ -76,7 +78,7 @@ export class ParentPool {
         peerId: parent.peerId,
         id: peerIdFromString(parent.peerId),
         hash: stringHash(parent.peerId),
-        isSeed: parent.peerId === this.#o.seedPeerId,
+        isSeed: this.#o.isSeed(parent.peerId),
         have: new PieceSet(this.#o.pieceCount),
         inFlight: 0,
         busyUntil: 0,

@@ -4,13 +4,14 @@ import type { OriginClient } from '@flotilla/origin';
 import type { P2PNode } from '@flotilla/p2p';
 import type { TokenBucket } from '@flotilla/ratelimit';
 import type { BlobWriter } from '@flotilla/store';
-import { pieceRange, type TaskAssignedResponse, type TaskMeta } from '@flotilla/wire';
+import { pieceRange, type Parent, type SignedTaskMeta, type TaskAssignedResponse, type TaskMeta } from '@flotilla/wire';
 import type { BlobFetchRequest } from '../blob/source.ts';
 import { digestMatches, fetchPiece, type PieceOutcome } from './fetch-piece.ts';
 import { fetchOriginRange } from './origin-range.ts';
 import { ParentPool, type DropReason, type ParentState } from './parent-pool.ts';
+import { PieceDigests } from './piece-digests.ts';
 import { WindowThenRarest, type PieceAvailability, type PieceOrder } from './piece-order.ts';
-import type { SchedulerClient } from './scheduler-client.ts';
+import type { SchedulerLink } from './scheduler-client.ts';
 import { TaskReporter, type TaskNews } from './task-reporter.ts';
 import { TransferStats } from './transfer-stats.ts';
 
@@ -32,7 +33,7 @@ export interface PieceDownloadOptions {
   request: BlobFetchRequest;
   assignment: TaskAssignedResponse;
   writer: BlobWriter;
-  scheduler: SchedulerClient;
+  scheduler: SchedulerLink;
   origin: OriginClient;
   downloadBucket: TokenBucket;
   piecesInFlight: number;
@@ -41,6 +42,14 @@ export interface PieceDownloadOptions {
   onPiece(index: number): void;
   logger: Logger;
   order?: PieceOrder;
+  /** No trusted piece digests: pieces are fetched unchecked and the caller verifies the whole blob (see unverifiedPeers). */
+  verifyWhole?: boolean;
+  /** Parents when no scheduler can name any (it is unreachable): DHT providers outside `exclude`. */
+  findParents?(exclude: readonly string[]): Promise<Parent[]>;
+  /** A parent was dropped for this blob (it failed, stalled, sent a bad piece or went away). */
+  onParentDropped?(peerId: string, reason: DropReason): void;
+  /** Every piece digest and the scheduler's signature over them are known (called once). */
+  onSignedMeta?(signed: SignedTaskMeta): void;
 }
 
 /**
@@ -53,7 +62,7 @@ export interface PieceDownloadOptions {
 export class PieceDownload {
   readonly #o: PieceDownloadOptions;
   readonly #meta: TaskMeta;
-  readonly #digests: (string | null)[];
+  readonly #digests: PieceDigests;
   readonly #state: Uint8Array;
   readonly #order: PieceOrder;
   readonly #parents: ParentPool;
@@ -65,6 +74,8 @@ export class PieceDownload {
   readonly #failedFrom = new Map<number, Set<string>>();
   /** Pieces whose request failed or was interrupted: served before anything else. */
   readonly #urgent = new Set<number>();
+  /** Parents that sent pieces whose digest was unknown: suspects if the whole blob does not match. */
+  readonly #unverifiedFrom = new Set<string>();
   #frontier = 0;
   #frontierSince = performance.now();
   /** The frontier stalled once without anyone able to serve it: frontier pieces nobody holds go to the origin. */
@@ -81,16 +92,17 @@ export class PieceDownload {
   constructor(options: PieceDownloadOptions) {
     this.#o = options;
     this.#meta = options.assignment.meta;
-    this.#digests = [...this.#meta.pieceDigests];
+    this.#digests = new PieceDigests(this.#meta);
+    if (options.verifyWhole) this.#digests.allowUnverified();
     this.#state = new Uint8Array(this.#meta.pieceCount);
     this.#pieceMs = options.pieceTimeoutMs / 8;
     this.#order = options.order ?? new WindowThenRarest(IN_ORDER_WINDOW);
-    this.#stats = new TransferStats(options.scheduler.peerId);
+    this.#stats = new TransferStats();
     this.#parents = new ParentPool({
       node: options.node,
       digest: this.#meta.digest,
       pieceCount: this.#meta.pieceCount,
-      seedPeerId: options.scheduler.peerId,
+      isSeed: (peerId) => peerId === options.scheduler.peerId,
       onChange: () => this.#notify(),
       onLost: (parent) => this.#drop(parent.peerId, 'gone'),
       logger: options.logger,
@@ -102,6 +114,11 @@ export class PieceDownload {
       onNews: (news) => this.#absorb(news),
       rejoin: () => this.#rejoin(),
     });
+  }
+
+  /** Peers that sent pieces no digest checked (verifyWhole): the ones to blame if the blob does not match. */
+  get unverifiedPeers(): ReadonlySet<string> {
+    return this.#unverifiedFrom;
   }
 
   /** Resolves when every piece is written; rejects when the origin fails too or the request is aborted. */
@@ -168,7 +185,7 @@ export class PieceDownload {
         start(index, false);
       }
     }
-    this.#reporter.wantDigests = this.#digests.some((d, i) => d === null && this.#state[i] !== DONE);
+    this.#reporter.wantDigests = !this.#digests.unverifiedAllowed && this.#digests.wanted((i) => this.#state[i] === DONE);
     if (this.#parents.size === 0 && !this.#originOnly && this.#done < this.#meta.pieceCount) void this.#reschedule();
   }
 
@@ -193,7 +210,7 @@ export class PieceDownload {
    * or the origin is next) may always go to the seed.
    */
   #parentFor(index: number, now: number, urgent = false): ParentState | undefined {
-    if (this.#digests[index] === null) return undefined;
+    if (!this.#digests.fetchable(index)) return undefined;
     let seedLimit = Infinity;
     if (!urgent && this.#parents.size > 1 && this.#parents.seed) {
       const first = this.#parents.firstFetcher(index);
@@ -224,13 +241,14 @@ export class PieceDownload {
     parent.inFlight++;
     const { start, end } = pieceRange(index, this.#meta.size, this.#meta.pieceLength);
     const started = performance.now();
+    const pieceDigest = this.#digests.get(index) ?? undefined;
     void fetchPiece({
       node: this.#o.node,
       parent: parent.id,
       blobDigest: this.#meta.digest,
       index,
       length: end - start,
-      pieceDigest: this.#digests[index]!,
+      pieceDigest,
       downloadBucket: this.#o.downloadBucket,
       idleTimeoutMs: this.#o.pieceTimeoutMs,
       cancel: cancel.signal,
@@ -239,7 +257,10 @@ export class PieceDownload {
       .then((outcome) => {
         parent.inFlight--;
         this.#attempts.delete(index);
-        if (outcome.kind === 'ok') this.#pieceMs += (performance.now() - started - this.#pieceMs) / 8;
+        if (outcome.kind === 'ok') {
+          this.#pieceMs += (performance.now() - started - this.#pieceMs) / 8;
+          if (pieceDigest === undefined) this.#unverifiedFrom.add(parent.peerId);
+        }
         return this.#settle(index, parent, outcome);
       })
       .catch((err: unknown) => (this.#fatal ??= err))
@@ -289,6 +310,7 @@ export class PieceDownload {
   /** Stops using a parent; its other requests are cancelled and re-requested elsewhere. */
   #drop(peerId: string, reason: DropReason): void {
     if (!this.#parents.drop(peerId, reason)) return;
+    this.#o.onParentDropped?.(peerId, reason);
     for (const { parent, cancel } of this.#attempts.values()) if (parent?.peerId === peerId) cancel.abort();
   }
 
@@ -302,7 +324,7 @@ export class PieceDownload {
     void fetchOriginRange(this.#o.origin, this.#o.request, range, signal)
       .then((chunks) => {
         this.#attempts.delete(index);
-        const known = this.#digests[index];
+        const known = this.#digests.get(index);
         if (known && !digestMatches(known, chunks)) {
           throw new OciError(502, 'DIGEST_INVALID', `origin bytes of piece ${index} do not match the swarm's digest`);
         }
@@ -318,7 +340,7 @@ export class PieceDownload {
     await this.#o.writer.write(start, chunks);
     this.#state[index] = DONE;
     this.#done++;
-    this.#stats.add(parent?.peerId, chunks);
+    this.#stats.add(parent, chunks);
     this.#o.onPiece(index);
     this.#reporter.finished(index);
     if (index === this.#frontier) {
@@ -330,20 +352,20 @@ export class PieceDownload {
 
   /** Piece digests and parents from a report-ack. */
   #absorb(news: TaskNews): void {
-    if (news.pieceDigests) {
-      const { from, digests } = news.pieceDigests;
-      digests.forEach((digest, k) => (this.#digests[from + k] ??= digest));
-    }
+    if (news.pieceDigests) this.#digests.learn(news.pieceDigests.from, news.pieceDigests.digests);
+    if (news.signature) this.#digests.learnSignature(news.signature);
     if (news.parents) this.#parents.add(news.parents);
     // The seed publishes a piece's digest once that piece is on its disk.
     const seed = this.#parents.seed;
-    if (seed) this.#digests.forEach((digest, i) => digest !== null && seed.have.add(i));
+    if (seed) for (const i of this.#digests.known()) seed.have.add(i);
+    const signed = this.#digests.takeSigned();
+    if (signed) this.#o.onSignedMeta?.(signed);
     this.#notify();
   }
 
   /** A fresh assignment (rejoin, reschedule): its meta carries every digest known so far. */
   #absorbAssignment(assignment: TaskAssignedResponse): void {
-    assignment.meta.pieceDigests.forEach((digest, i) => (this.#digests[i] ??= digest));
+    this.#digests.learnMeta(assignment.meta, assignment.signature);
     this.#absorb({ parents: assignment.parents });
   }
 
@@ -360,11 +382,18 @@ export class PieceDownload {
       }
       this.#toOrigin(answer.type === 'task-assigned' ? 'no usable parent after rescheduling' : answer.type === 'error' ? answer.message : answer.reason);
     } catch (err) {
-      this.#toOrigin((err as Error).message);
+      if (!(await this.#parentsFromDht())) this.#toOrigin((err as Error).message);
     } finally {
       this.#rescheduling = false;
       this.#notify();
     }
+  }
+
+  /** No scheduler answers: other providers of the blob, if the DHT knows any. */
+  async #parentsFromDht(): Promise<boolean> {
+    if (!this.#o.findParents || this.#reschedules++ >= MAX_RESCHEDULES) return false;
+    this.#parents.add(await this.#o.findParents(this.#parents.dropped).catch(() => []));
+    return this.#parents.size > 0;
   }
 
   /** The scheduler forgot the task (restarted): join it again. */

@@ -9,10 +9,12 @@ import {
   isProtocolViolation,
   pieceCountFor,
   pieceRange,
+  type BlobMetaResponse,
   type PieceGetReply,
   type RequestContext,
 } from '@flotilla/wire';
 import type { ActiveDownloads } from './active-downloads.ts';
+import type { SignedMetaStore } from './meta-store.ts';
 import { PieceSet } from './piece-set.ts';
 
 /** Piece bytes are read from disk and sent in chunks of this size. */
@@ -28,6 +30,8 @@ export interface PieceServerOptions {
   /** Piece uploads at once; more requests are answered `busy`. */
   uploadSlots: number;
   uploadBucket: TokenBucket;
+  /** Signed task meta to hand out with `meta` (without it, only sizes are). */
+  metas?: SignedMetaStore;
   logger: Logger;
 }
 
@@ -62,7 +66,11 @@ export class PieceServer {
   async start(): Promise<void> {
     await handlePiece(
       this.#o.node,
-      { get: (request, context) => this.#get(request, context), watch: (request, context) => this.#watch(request.digest, context.signal) },
+      {
+        get: (request, context) => this.#get(request, context),
+        watch: (request, context) => this.#watch(request.digest, context.signal),
+        meta: (request) => this.#meta(request.digest),
+      },
       {
         onError: (err, peer) => {
           const fields = { peer: peer.toString(), error: (err as Error).message };
@@ -94,6 +102,15 @@ export class PieceServer {
       body: this.#read(file, start, end, context.signal),
       done: release,
     };
+  }
+
+  /** The size of a blob held or being fetched, with its signed meta when this daemon has it. */
+  async #meta(digest: string): Promise<BlobMetaResponse> {
+    const blob = this.#o.active.get(digest);
+    const size = blob?.live ? blob.meta.size : (await this.#o.store.stat(digest))?.size;
+    if (size === undefined) return { type: 'missing' };
+    const signed = await this.#o.metas?.get(digest);
+    return signed ? { type: 'blob-meta', size, signed } : { type: 'blob-meta', size };
   }
 
   async *#read(file: FileHandle, start: number, end: number, signal: AbortSignal): AsyncGenerator<Uint8Array> {

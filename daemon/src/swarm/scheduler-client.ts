@@ -16,6 +16,13 @@ export interface SchedulerClientOptions {
   logger: Logger;
 }
 
+/** What a download needs of its scheduler: the seed's peer id, whether it is down, and calls. */
+export interface SchedulerLink {
+  readonly peerId: string | undefined;
+  readonly isDown: boolean;
+  call<R extends SchedRequest>(request: R, options?: { pieceCount?: number }): Promise<SchedResponseFor<R>>;
+}
+
 /** The scheduler did not answer (unreachable, timed out, broke the protocol) or is remembered as down. */
 export class SchedulerUnavailableError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -23,6 +30,13 @@ export class SchedulerUnavailableError extends Error {
     this.name = 'SchedulerUnavailableError';
   }
 }
+
+/** The link of a download no scheduler coordinates (found through the DHT): every call fails at once. */
+export const NO_SCHEDULER: SchedulerLink = {
+  peerId: undefined,
+  isDown: true,
+  call: () => Promise.reject(new SchedulerUnavailableError('no scheduler coordinates this download')),
+};
 
 /**
  * The daemon's side of /flotilla/sched/1.0.0: one call per request, each bounded by --scheduler-timeout. A failed

@@ -1,6 +1,6 @@
-import { LIMITS, type Parent, type PieceFailure } from '@flotilla/wire';
+import { LIMITS, type MetaSignature, type Parent, type PieceFailure } from '@flotilla/wire';
 import { PieceSet } from './piece-set.ts';
-import type { SchedulerClient } from './scheduler-client.ts';
+import type { SchedulerLink } from './scheduler-client.ts';
 
 /** Reports are batched: one every this many ms while there is something to say. */
 const REPORT_INTERVAL_MS = 100;
@@ -10,10 +10,11 @@ export interface TaskNews {
   /** Piece digests that became known, for pieces from, from+1, ... */
   pieceDigests?: { from: number; digests: string[] };
   parents?: Parent[];
+  signature?: MetaSignature;
 }
 
 export interface TaskReporterOptions {
-  scheduler: SchedulerClient;
+  scheduler: SchedulerLink;
   digest: string;
   pieceCount: number;
   onNews(news: TaskNews): void;

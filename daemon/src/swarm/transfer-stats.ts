@@ -1,25 +1,20 @@
 /** Where one blob's bytes came from: the seed (the scheduler), other daemons, or the origin. */
 export class TransferStats {
-  readonly #seedPeerId: string | undefined;
   readonly #started = performance.now();
   readonly #byParent = new Map<string, number>();
   #fromSeed = 0;
   #fromPeers = 0;
   #fromOrigin = 0;
 
-  constructor(seedPeerId: string | undefined) {
-    this.#seedPeerId = seedPeerId;
-  }
-
-  /** `peerId` undefined = the origin. */
-  add(peerId: string | undefined, chunks: readonly Uint8Array[]): void {
+  /** `parent` undefined = the origin. */
+  add(parent: { peerId: string; isSeed: boolean } | undefined, chunks: readonly Uint8Array[]): void {
     let bytes = 0;
     for (const chunk of chunks) bytes += chunk.byteLength;
-    if (peerId === undefined) this.#fromOrigin += bytes;
+    if (parent === undefined) this.#fromOrigin += bytes;
     else {
-      if (peerId === this.#seedPeerId) this.#fromSeed += bytes;
+      if (parent.isSeed) this.#fromSeed += bytes;
       else this.#fromPeers += bytes;
-      this.#byParent.set(peerId, (this.#byParent.get(peerId) ?? 0) + bytes);
+      this.#byParent.set(parent.peerId, (this.#byParent.get(parent.peerId) ?? 0) + bytes);
     }
   }
 

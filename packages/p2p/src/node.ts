@@ -84,6 +84,7 @@ export async function createP2PNode(options: P2PNodeOptions): Promise<P2PNode> {
       ...options.services,
     },
   });
+  if (options.dht !== undefined) logDhtReady(node, options.logger);
   node.addEventListener('peer:connect', (evt) => options.logger.debug({ peer: evt.detail.toString() }, 'peer connected'));
   node.addEventListener('peer:disconnect', (evt) => options.logger.debug({ peer: evt.detail.toString() }, 'peer disconnected'));
   options.logger.info(
@@ -91,4 +92,20 @@ export async function createP2PNode(options: P2PNodeOptions): Promise<P2PNode> {
     'p2p node started',
   );
   return node;
+}
+
+/**
+ * Logs once when the DHT can answer: lookups wait for the first self-query that found peers, so until then a
+ * miss finds no providers.
+ */
+function logDhtReady(node: P2PNode, logger: Logger): void {
+  // kad-dht dispatches this on the node's event bus; it is not in libp2p's typed event map.
+  const events = node as unknown as EventTarget;
+  const onSelfQuery = (evt: Event): void => {
+    const { peers, duration } = (evt as CustomEvent<{ peers: number; duration: number }>).detail;
+    if (peers === 0) return;
+    events.removeEventListener('kad-dht:query:self', onSelfQuery);
+    logger.info({ peers, duration_ms: duration }, 'dht ready');
+  };
+  events.addEventListener('kad-dht:query:self', onSelfQuery);
 }
