@@ -14,6 +14,8 @@ export interface Command {
   readonly name: string;
   /** One line for `flotilla --help`. */
   readonly summary: string;
+  /** Subcommand names (`bench fanout`): `flotilla <name> <sub> --help` is then left to the command. */
+  readonly subcommands?: readonly string[];
   /** What `flotilla <name> --help` and the README's options table list. */
   readonly options: OptionSchema;
   /**

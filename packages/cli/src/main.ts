@@ -30,7 +30,8 @@ async function main(argv: string[]): Promise<number> {
     return print(process.stderr, `flotilla: unknown command '${name}'${hint}\nRun 'flotilla --help' for the commands.\n`, ExitCode.usage);
   }
   const command = await load();
-  if (args.includes('--help') || args.includes('-h')) {
+  const forSubcommand = args[0] !== undefined && (command.subcommands ?? []).includes(args[0]);
+  if (!forSubcommand && (args.includes('--help') || args.includes('-h'))) {
     const help = renderHelp({ usage: `flotilla ${command.name} [options]`, summary: command.summary, options: command.options });
     return print(process.stdout, help, ExitCode.ok);
   }

@@ -10,10 +10,11 @@ import {
   UsageError,
   withCleanup,
 } from '@flotilla/bench';
-import { ConfigError, didYouMean } from '@flotilla/config';
+import { ConfigError, didYouMean, renderHelp } from '@flotilla/config';
 import { ExitCode, type Command } from '../command.ts';
 
 const SUBCOMMANDS = ['fanout', 'mirror'];
+const FANOUT_SUMMARY = 'N nodes pull one image at once: directly from the origin, through one central pull-through mirror, and over p2p; links emulated.';
 
 /**
  * `flotilla bench fanout|mirror`: benchmarks on real processes on this machine. Not a service: it runs, reports
@@ -22,9 +23,14 @@ const SUBCOMMANDS = ['fanout', 'mirror'];
 export const benchCommand: Command = {
   name: 'bench',
   summary: "Benchmarks: 'bench fanout' (N nodes pull one image: direct, central mirror, p2p) and 'bench mirror' (the daemon as a mirror).",
+  subcommands: SUBCOMMANDS,
   options: fanoutOptions,
   async run(argv, env) {
     const [subcommand, ...rest] = argv;
+    if (subcommand === 'fanout' && (rest.includes('--help') || rest.includes('-h'))) {
+      process.stdout.write(renderHelp({ usage: 'flotilla bench fanout [options]', summary: FANOUT_SUMMARY, options: fanoutOptions }));
+      return ExitCode.ok;
+    }
     if (subcommand === 'fanout') return fanoutCommand(rest, env);
     if (subcommand === 'mirror') return mirrorCommand(rest);
     const hint = subcommand === undefined ? '' : didYouMean(subcommand, SUBCOMMANDS, (s) => `'${s}'`);
