@@ -14,7 +14,7 @@ export interface BenchOptions {
   outDir: string;
 }
 
-export const USAGE = `usage: npm run bench:mirror -- [--size 512MiB] [--repeat 3] [--mem-size 1GiB] [--out DIR]
+export const USAGE = `usage: flotilla bench mirror [--size 512MiB] [--repeat 3] [--mem-size 1GiB] [--out DIR]
   --size      blob size for the throughput runs (default 512MiB)
   --repeat    repetitions per mode, medians reported (default 3)
   --mem-size  blob size pulled by 3 concurrent clients in the memory run (default 1GiB)

@@ -35,14 +35,14 @@ export const benchCommand: Command = {
     if (subcommand === 'mirror') return mirrorCommand(rest);
     const hint = subcommand === undefined ? '' : didYouMean(subcommand, SUBCOMMANDS, (s) => `'${s}'`);
     throw new ConfigError(
-      `${subcommand === undefined ? 'missing subcommand' : `unknown subcommand '${subcommand}'${hint}`}: use 'flotilla bench fanout' or 'flotilla bench mirror'\n\nbench mirror ${MIRROR_USAGE.replace(/^usage: npm run bench:mirror -- /, '')}`,
+      `${subcommand === undefined ? 'missing subcommand' : `unknown subcommand '${subcommand}'${hint}`}: use 'flotilla bench fanout' or 'flotilla bench mirror'\n\n${MIRROR_USAGE}`,
     );
   },
 };
 
 const progress = (line: string) => process.stderr.write(`[mirror] ${line}\n`);
 
-/** The mirror benchmark (bench/src/mirror-bench.ts) under the CLI: mirror.json in --out, markdown on stdout. */
+/** The mirror benchmark (bench/src/mirror) under the CLI: mirror.json in --out, markdown on stdout. */
 async function mirrorCommand(argv: string[]): Promise<number> {
   let options;
   try {
