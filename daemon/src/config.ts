@@ -20,7 +20,7 @@ import {
   xdgDataDir,
   type ConfigOf,
 } from '@flotilla/config';
-import { multiaddrParser } from '@flotilla/p2p/multiaddr-option';
+import { multiaddrParser, peerIdParser } from '@flotilla/p2p/multiaddr-option';
 import { isValidNameComponent } from '@flotilla/oci';
 
 const registry = hostWithOptionalPort();
@@ -117,7 +117,7 @@ export const daemonOptions = defineOptions({
   }),
   trustedSchedulers: listOption({
     flag: 'trust-scheduler',
-    parser: string({ metavar: 'PEERID', check: isPeerIdText, expected: 'a libp2p peer id such as 12D3KooW...' }),
+    parser: peerIdParser(),
     doc: 'accept piece digests other daemons pass on when this scheduler signed them; the configured schedulers are always trusted',
   }),
   reprovideIntervalMs: option({
@@ -181,9 +181,4 @@ export function p2pEnabled(config: DaemonConfig): boolean {
 /** Defaults < YAML (`--config` / FLOTILLA_CONFIG) < FLOTILLA_* env < flags; throws ConfigError naming the culprit. */
 export function loadDaemonConfig(argv: string[], env: NodeJS.ProcessEnv): DaemonConfig {
   return loadConfig(daemonOptions, { argv, env });
-}
-
-/** A base58 peer id (Ed25519 ids start 12D3KooW); the swarm checks the key itself when it uses it. */
-function isPeerIdText(value: string): boolean {
-  return /^[1-9A-HJ-NP-Za-km-z]{46,64}$/.test(value);
 }

@@ -111,6 +111,7 @@ export async function fakeScheduler(
       case 'reschedule':
         return { type: 'back-to-source', reason: 'test scheduler has no other parents' };
       case 'leave':
+      case 'holding':
         return { type: 'ok' };
     }
   });

@@ -15,7 +15,7 @@ import {
   xdgDataDir,
   type ConfigOf,
 } from '@flotilla/config';
-import { multiaddrParser } from '@flotilla/p2p/multiaddr-option';
+import { multiaddrParser, peerIdParser } from '@flotilla/p2p/multiaddr-option';
 
 /** Every knob of the scheduler. Flag names are the public interface (README table, YAML keys, env vars). */
 export const schedulerOptions = defineOptions({
@@ -29,6 +29,11 @@ export const schedulerOptions = defineOptions({
     flag: 'bootstrap',
     parser: multiaddrParser({ hostPort: true }),
     doc: 'a peer to join the DHT through, e.g. another scheduler (HOST:PORT or a multiaddr; a name is resolved to all its addresses); retried while unreachable',
+  }),
+  trustedSchedulers: listOption({
+    flag: 'trust-scheduler',
+    parser: peerIdParser(),
+    doc: 'another scheduler whose signed task meta daemons may report (e.g. it seeded a blob while this one was down): this scheduler then hands the blob out without seeding it',
   }),
   httpListen: option({
     flag: 'http-listen',

@@ -5,10 +5,11 @@ import { OriginClient } from '@flotilla/origin';
 import { Bootstrapper, createP2PNode, loadOrCreateIdentity } from '@flotilla/p2p';
 import { TokenBucket } from '@flotilla/ratelimit';
 import { ContentStore } from '@flotilla/store';
-import { handlePiece, handleSched, isProtocolViolation, signTaskMeta } from '@flotilla/wire';
+import { handlePiece, handleSched, isProtocolViolation, signTaskMeta, verifyTaskMeta } from '@flotilla/wire';
 import type { IdentifyResult } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { SchedulerConfig } from './config.ts';
+import { Holdings } from './holdings.ts';
 import { HostRegistry } from './hosts.ts';
 import { startStatusServer } from './http.ts';
 import { LoadAwarePolicy } from './parents/load-aware.ts';
@@ -87,10 +88,18 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
       sign: async (meta) => signTaskMeta(meta, await privateKey, peerId),
     });
     cleanups.push(() => seeds.close());
+    const trusted = new Set([peerId, ...config.trustedSchedulers]);
+    const holdings = new Holdings({
+      seeds,
+      tasks,
+      trusts: async (signed) => trusted.has(signed.signature.signer) && verifyTaskMeta(signed.meta, signed.signature),
+      logger: logger.child({ component: 'holdings' }),
+    });
     const service = new SchedService({
       hosts,
       tasks,
       seeds,
+      holdings,
       policy: new LoadAwarePolicy(),
       penalties: new PenaltyBox(),
       k: config.parents,

@@ -32,7 +32,7 @@ export class SeedPieceServer implements PieceHandlers {
 
   async get(request: { digest: string; index: number }, context: RequestContext): Promise<PieceGetReply> {
     const seed = this.#options.seeds.get(request.digest);
-    if (!seed || request.index >= seed.piecesReady) return { type: 'missing' };
+    if (!seed?.hasBytes || request.index >= seed.piecesReady) return { type: 'missing' };
     if (this.#activeUploads >= this.#options.uploadSlots) return { type: 'busy' };
     this.#activeUploads++;
     const { start, end } = pieceRange(request.index, seed.meta.size, seed.meta.pieceLength);
@@ -54,7 +54,7 @@ export class SeedPieceServer implements PieceHandlers {
   /** The ready pieces first, then each batch as it lands, until every piece is there, the seed fails or the child leaves. */
   async *watch(request: { digest: string }, context: RequestContext): AsyncGenerator<{ pieces: number[]; complete: boolean }> {
     const seed = this.#options.seeds.get(request.digest);
-    if (!seed) return;
+    if (!seed?.hasBytes) return;
     let sent = -1;
     while (!context.signal.aborted && !seed.failure) {
       const ready = seed.piecesReady;

@@ -6,7 +6,15 @@ import { parseDigest } from '@flotilla/oci';
 import type { OriginClient } from '@flotilla/origin';
 import { throttleStream, type TokenBucket } from '@flotilla/ratelimit';
 import type { BlobWriter, ContentStore } from '@flotilla/store';
-import { choosePieceLength, MAX_BLOB_SIZE, pieceCountFor, pieceRange, type MetaSignature, type TaskMeta } from '@flotilla/wire';
+import {
+  choosePieceLength,
+  MAX_BLOB_SIZE,
+  pieceCountFor,
+  pieceRange,
+  type MetaSignature,
+  type SignedTaskMeta,
+  type TaskMeta,
+} from '@flotilla/wire';
 import { PieceHasher } from './piece-hasher.ts';
 
 /** Piece bytes are read from disk and sent in chunks of this size. */
@@ -26,16 +34,22 @@ export class Seed {
   /** The scheduler's signature over the meta, once every piece digest is known: daemons pass it on. */
   signature: MetaSignature | undefined;
   readonly #tempPath: string | undefined;
-  readonly #blobPath: string;
+  readonly #blobPath: string | undefined;
   readonly #waiters = new Set<() => void>();
   #ready = 0;
   #committed = false;
   #failure: { reason: string; at: number } | undefined;
 
-  constructor(meta: TaskMeta, paths: { tempPath?: string; blobPath: string }) {
+  /** Without paths the seed is meta only: daemons hold the bytes (it was adopted from their signed meta). */
+  constructor(meta: TaskMeta, paths?: { tempPath?: string; blobPath: string }) {
     this.meta = meta;
-    this.#tempPath = paths.tempPath;
-    this.#blobPath = paths.blobPath;
+    this.#tempPath = paths?.tempPath;
+    this.#blobPath = paths?.blobPath;
+  }
+
+  /** The scheduler has the bytes and can serve pieces (not an adopted, meta-only seed). */
+  get hasBytes(): boolean {
+    return this.#blobPath !== undefined;
   }
 
   /** Pieces [0, piecesReady) are on disk and their digests are in meta.pieceDigests. */
@@ -104,6 +118,7 @@ export class Seed {
   }
 
   async #open(): Promise<FileHandle> {
+    if (this.#blobPath === undefined) throw new Error(`${this.meta.digest} is held by daemons only`);
     if (this.#tempPath !== undefined && !this.#committed) {
       try {
         return await open(this.#tempPath, 'r');
@@ -179,6 +194,35 @@ export class Seeds {
       this.#starting.set(request.digest, starting);
     }
     return starting;
+  }
+
+  /**
+   * The seed of a blob a daemon reports holding, if it can be had without the origin: one already here, or one
+   * from the store (its piece digests are computed from the file).
+   */
+  async local(digest: string): Promise<Seed | undefined> {
+    const existing = this.get(digest);
+    if (existing || !(await this.#options.store.stat(digest))) return existing;
+    let starting = this.#starting.get(digest);
+    if (!starting) {
+      starting = this.#fromStore(digest).finally(() => this.#starting.delete(digest));
+      this.#starting.set(digest, starting);
+    }
+    const outcome = await starting;
+    return outcome.ok ? outcome.seed : undefined;
+  }
+
+  /** A meta-only seed from signed meta the caller has checked: daemons that hold the blob are its only parents. */
+  adopt(signed: SignedTaskMeta): Seed {
+    const existing = this.get(signed.meta.digest);
+    if (existing) return existing;
+    const seed = new Seed({ ...signed.meta, pieceDigests: new Array<string | null>(signed.meta.pieceCount).fill(null) });
+    seed.advance(signed.meta.pieceDigests, signed.meta.size);
+    seed.markCommitted();
+    seed.signature = signed.signature;
+    this.#seeds.set(signed.meta.digest, seed);
+    this.#options.logger.info({ digest: signed.meta.digest, signer: signed.signature.signer }, 'task adopted from a holder');
+    return seed;
   }
 
   /** Aborts origin fetches in progress and waits for them to wind down. */

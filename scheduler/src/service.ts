@@ -9,6 +9,7 @@ import type {
   SchedResponse,
   TaskAssignedResponse,
 } from '@flotilla/wire';
+import type { Holdings } from './holdings.ts';
 import type { HostRegistration, HostRegistry } from './hosts.ts';
 import type { ParentCandidate, ParentPolicy } from './parents/policy.ts';
 import { PENALTY, type PenaltyBox } from './parents/penalties.ts';
@@ -22,6 +23,7 @@ export interface SchedServiceOptions {
   hosts: HostRegistry;
   tasks: TaskTable;
   seeds: Seeds;
+  holdings: Holdings;
   policy: ParentPolicy;
   penalties: PenaltyBox;
   /** Parents per child (--parents). */
@@ -62,6 +64,9 @@ export class SchedService {
         return this.#report(peerId, request, now);
       case 'reschedule':
         return this.#reschedule(peerId, request, now);
+      case 'holding':
+        await this.#o.holdings.record(peerId, request.blobs, now);
+        return { type: 'ok' };
     }
   };
 
@@ -163,8 +168,10 @@ export class SchedService {
   #choose(task: Task, seed: Seed, child: TaskPeer, now: number): Parent[] {
     const { hosts, tasks, penalties, self } = this.#o;
     const zone = hosts.get(child.peerId)?.zone;
-    const candidates: ParentCandidate[] = [
-      {
+    const candidates: ParentCandidate[] = [];
+    // A seed adopted from holders' signed meta has no bytes here: the holders are the only parents.
+    if (seed.hasBytes) {
+      candidates.push({
         peerId: self.peerId,
         isSeed: true,
         piecesHeld: seed.piecesReady,
@@ -172,8 +179,8 @@ export class SchedService {
         activeChildren: tasks.activeChildren(self.peerId),
         sameZone: zone === undefined,
         penalty: penalties.get(self.peerId, now),
-      },
-    ];
+      });
+    }
     const addresses = new Map<string, string[]>([[self.peerId, self.addresses()]]);
     for (const peer of task.peers.values()) {
       const host = hosts.get(peer.peerId);

@@ -40,10 +40,11 @@ export async function startSwarmDaemon(origin: string, args: string[] = [], opti
   return { ...daemon, peerId, p2pAddress: address.includes('/p2p/') ? address : `${address}/p2p/${peerId}` };
 }
 
-export async function startSchedulerProcess(dataDir: string, origin: string, args: string[] = []): Promise<SchedulerProcess> {
+/** A scheduler process; `p2pPort` fixes its libp2p port (to restart it where daemons expect it). */
+export async function startSchedulerProcess(dataDir: string, origin: string, args: string[] = [], p2pPort = 0): Promise<SchedulerProcess> {
   const { command, args: argv } = flotillaCommand([
     'scheduler',
-    '--p2p-listen', '/ip4/127.0.0.1/tcp/0',
+    '--p2p-listen', `/ip4/127.0.0.1/tcp/${p2pPort}`,
     '--http-listen', '127.0.0.1:0',
     '--data-dir', dataDir,
     '--insecure-registry', origin,
@@ -77,13 +78,19 @@ export interface Pull {
   durationMs: number;
 }
 
-/** GETs a blob through a daemon's mirror; a body cut short is reported, not thrown. */
-export async function pullBlob(daemon: FlotillaDaemon, repository: string, digest: string): Promise<Pull> {
+/** GETs a blob through a daemon's mirror, streaming (`onBytes` sees each chunk's size); a body cut short is reported, not thrown. */
+export async function pullBlob(daemon: FlotillaDaemon, repository: string, digest: string, onBytes?: (n: number) => void): Promise<Pull> {
   const started = performance.now();
   const res = await fetch(`${daemon.url}/v2/${repository}/blobs/${digest}`);
+  const hash = createHash('sha256');
+  let bytes = 0;
   try {
-    const body = Buffer.from(await res.arrayBuffer());
-    return { status: res.status, digest: sha256(body), bytes: body.byteLength, durationMs: performance.now() - started };
+    for await (const chunk of res.body! as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      onBytes?.(chunk.byteLength);
+    }
+    return { status: res.status, digest: `sha256:${hash.digest('hex')}`, bytes, durationMs: performance.now() - started };
   } catch {
     return { status: res.status, digest: undefined, bytes: -1, durationMs: performance.now() - started };
   }

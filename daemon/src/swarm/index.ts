@@ -8,12 +8,14 @@ import type { BlobSource } from '../blob/source.ts';
 import { DEFAULT_P2P_LISTEN, type DaemonConfig } from '../config.ts';
 import { ActiveDownloads } from './active-downloads.ts';
 import { ContentAnnouncer } from './announcer.ts';
+import { heldBlobs } from './held-blobs.ts';
 import { DhtPlanner } from './dht-plan.ts';
 import { SignedMetaStore } from './meta-store.ts';
 import { PeerHealth } from './peer-health.ts';
 import { PieceServer } from './piece-server.ts';
 import { ProviderLookup } from './provider-lookup.ts';
-import { SchedulerClient } from './scheduler-client.ts';
+import { SchedulerPool } from './scheduler-pool.ts';
+import { SwarmMembership } from './swarm-members.ts';
 import { SwarmBlobSource } from './swarm-source.ts';
 import { TrustedSchedulers } from './trust.ts';
 
@@ -82,58 +84,56 @@ export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise
     await node.stop();
     throw err;
   }
-  const scheduler = schedulerClient(config, node, logger);
-  scheduler?.start();
+  const schedulers =
+    config.schedulers.length === 0
+      ? undefined
+      : new SchedulerPool({
+          node,
+          addresses: config.schedulers,
+          timeoutMs: config.schedulerTimeoutMs,
+          registration: {
+            uploadSlots: config.uploadSlots,
+            ...(config.zone === undefined ? {} : { zone: config.zone }),
+            ...(config.uploadRate > 0 ? { uploadRate: config.uploadRate } : {}),
+          },
+          holdings: () => heldBlobs(store, metas),
+          logger: logger.child({ component: 'scheduler-client' }),
+        });
+  schedulers?.start();
   const peerId = node.peerId.toString();
-  logger.info({ peerId, addresses: node.getMultiaddrs().map(String), scheduler: config.schedulers[0] }, 'p2p listening');
+  logger.info({ peerId, addresses: node.getMultiaddrs().map(String), schedulers: config.schedulers }, 'p2p listening');
   return {
     peerId,
-    source: swarmSource(config, deps, { node, scheduler, active, metas }),
+    source: swarmSource(config, deps, { node, schedulers, active, metas }),
     async stop() {
       announcer.stop();
       metas.close();
       await bootstrapper.stop();
-      await scheduler?.stop();
+      await schedulers?.stop();
       await node.stop();
     },
   };
 }
 
-/** The client of the first --scheduler (several are for failover, later), or undefined without one. */
-function schedulerClient(config: DaemonConfig, node: P2PNode, logger: Logger): SchedulerClient | undefined {
-  const address = config.schedulers[0];
-  if (address === undefined) return undefined;
-  return new SchedulerClient({
-    node,
-    address,
-    timeoutMs: config.schedulerTimeoutMs,
-    registration: {
-      uploadSlots: config.uploadSlots,
-      ...(config.zone === undefined ? {} : { zone: config.zone }),
-      ...(config.uploadRate > 0 ? { uploadRate: config.uploadRate } : {}),
-    },
-    logger: logger.child({ component: 'scheduler-client' }),
-  });
-}
-
 function swarmSource(
   config: DaemonConfig,
   deps: SwarmDeps,
-  parts: { node: P2PNode; scheduler: SchedulerClient | undefined; active: ActiveDownloads; metas: SignedMetaStore },
+  parts: { node: P2PNode; schedulers: SchedulerPool | undefined; active: ActiveDownloads; metas: SignedMetaStore },
 ): SwarmBlobSource {
-  const { node, scheduler } = parts;
+  const { node, schedulers } = parts;
   const logger = deps.logger.child({ component: 'swarm' });
   const health = new PeerHealth();
   const trust = new TrustedSchedulers({
     trusted: config.trustedSchedulers,
     schedulerAddresses: config.schedulers,
-    connected: () => [scheduler?.peerId],
+    connected: () => schedulers?.knownPeerIds() ?? [],
   });
   const lookup = new ProviderLookup({ node, timeoutMs: config.dhtLookupTimeoutMs, health, logger });
   return new SwarmBlobSource({
     ...parts,
     dht: new DhtPlanner({ node, lookup, trust, health, logger }),
     lookup,
+    membership: new SwarmMembership(node.services.dht!, logger),
     health,
     trust,
     fallback: deps.originSource,

@@ -21,6 +21,8 @@ export interface ParentState {
   readonly isSeed: boolean;
   /** Pieces it announced on its watch stream (and, for the seed, every piece whose digest is known). */
   readonly have: PieceSet;
+  /** Its first `have` frame arrived: `have` is what it holds, not just what we have not heard of yet. */
+  heard: boolean;
   inFlight: number;
   busyUntil: number;
 }
@@ -82,6 +84,7 @@ export class ParentPool {
         have: new PieceSet(this.#o.pieceCount),
         inFlight: 0,
         busyUntil: 0,
+        heard: false,
       };
       const watch = new AbortController();
       this.#parents.set(parent.peerId, { state, watch });
@@ -131,6 +134,12 @@ export class ParentPool {
     return true;
   }
 
+  /** Every parent has told us what it holds. */
+  get allHeard(): boolean {
+    for (const { state } of this.#parents.values()) if (!state.heard) return false;
+    return true;
+  }
+
   busy(parent: ParentState, now: number): void {
     parent.busyUntil = now + BUSY_BACKOFF_MS;
   }
@@ -158,6 +167,7 @@ export class ParentPool {
     try {
       await node.peerStore.merge(parent.id, { multiaddrs: addresses.map((a) => multiaddr(a)) });
       for await (const have of pieceWatch(node, parent.id, { digest, pieceCount }, { signal })) {
+        parent.heard = true;
         for (const index of have.pieces) parent.have.add(index);
         complete = have.complete;
         if (complete) for (let i = 0; i < pieceCount; i++) parent.have.add(i);

@@ -9,7 +9,9 @@ import type { BlobFetchRequest } from '../blob/source.ts';
 import { digestMatches, fetchPiece, type PieceOutcome } from './fetch-piece.ts';
 import { fetchOriginRange } from './origin-range.ts';
 import { ParentPool, type DropReason, type ParentState } from './parent-pool.ts';
+import { ParentSupply } from './parent-supply.ts';
 import { PieceDigests } from './piece-digests.ts';
+import { SeedlessSwarm } from './seedless.ts';
 import { WindowThenRarest, type PieceAvailability, type PieceOrder } from './piece-order.ts';
 import type { SchedulerLink } from './scheduler-client.ts';
 import { TaskReporter, type TaskNews } from './task-reporter.ts';
@@ -21,8 +23,6 @@ const IN_ORDER_WINDOW = 4;
 const SEED_SHARE = 2;
 /** The shortest wait for a piece to come through another daemon before the seed is asked for it. */
 const MIN_PATIENCE_MS = 50;
-/** Reschedules asked before the remaining pieces go to the origin. */
-const MAX_RESCHEDULES = 3;
 
 const MISSING = 0;
 const FETCHING = 1;
@@ -44,7 +44,7 @@ export interface PieceDownloadOptions {
   order?: PieceOrder;
   /** No trusted piece digests: pieces are fetched unchecked and the caller verifies the whole blob (see unverifiedPeers). */
   verifyWhole?: boolean;
-  /** Parents when no scheduler can name any (it is unreachable): DHT providers outside `exclude`. */
+  /** Parents when no scheduler can name any (it is unreachable): daemons with or fetching the blob, from the DHT. */
   findParents?(exclude: readonly string[]): Promise<Parent[]>;
   /** A parent was dropped for this blob (it failed, stalled, sent a bad piece or went away). */
   onParentDropped?(peerId: string, reason: DropReason): void;
@@ -58,6 +58,9 @@ export interface PieceDownloadOptions {
  * scheduler blocklists it); a parent that errors or goes quiet for --piece-timeout is dropped and its pieces are
  * asked of another parent, or of the origin (Range) when nobody else has them, so the HTTP reader never waits
  * longer than about one piece deadline.
+ *
+ * When the seed goes away the swarm carries on without it (see SeedlessSwarm); pieces whose digest never came are
+ * then verified with the whole blob.
  */
 export class PieceDownload {
   readonly #o: PieceDownloadOptions;
@@ -67,6 +70,8 @@ export class PieceDownload {
   readonly #order: PieceOrder;
   readonly #parents: ParentPool;
   readonly #reporter: TaskReporter;
+  readonly #supply: ParentSupply;
+  readonly #seedless: SeedlessSwarm;
   readonly #stats: TransferStats;
   /** piece → the request in flight. */
   readonly #attempts = new Map<number, { parent?: ParentState; cancel: AbortController }>();
@@ -82,7 +87,6 @@ export class PieceDownload {
   #frontierFromOrigin = false;
   #originOnly = false;
   #rescheduling = false;
-  #reschedules = 0;
   #done = 0;
   /** Moving average of how long a piece request to a parent takes. */
   #pieceMs: number;
@@ -112,7 +116,22 @@ export class PieceDownload {
       digest: this.#meta.digest,
       pieceCount: this.#meta.pieceCount,
       onNews: (news) => this.#absorb(news),
-      rejoin: () => this.#rejoin(),
+      // A finished download has nothing to ask of a scheduler that does not know the task (its report is moot).
+      rejoin: () => (this.#done < this.#meta.pieceCount ? this.#supply.rejoin() : Promise.resolve()),
+    });
+    this.#supply = new ParentSupply({
+      scheduler: options.scheduler,
+      request: options.request,
+      parents: this.#parents,
+      ...(options.findParents ? { findParents: options.findParents } : {}),
+      absorb: (assignment) => this.#absorbAssignment(assignment),
+      logger: options.logger,
+    });
+    this.#seedless = new SeedlessSwarm({
+      parents: this.#parents,
+      supply: this.#supply,
+      scheduler: options.scheduler,
+      piecesInFlight: options.piecesInFlight,
     });
   }
 
@@ -157,12 +176,16 @@ export class PieceDownload {
   /** Starts requests until --pieces-in-flight are running: failed pieces first, then the piece order's picks. */
   #fill(now: number): void {
     this.#checkFrontier(now);
+    if (this.#seedless.active) this.#seedless.tick(now);
     let free = this.#o.piecesInFlight - this.#attempts.size;
-    /** `urgent`: the reader waits or a request failed: the seed may be asked, and else the origin. */
-    const start = (index: number, urgent: boolean): void => {
+    /**
+     * `urgent`: a request failed or the reader waits: the seed may be asked, else the origin — but once the seed is
+     * gone a failed piece nobody holds is left to the daemon that ranks first for it, unless the reader waits on it.
+     */
+    const start = (index: number, urgent: boolean, readerWaits = false): void => {
       const parent = this.#parentFor(index, now, urgent);
       if (parent) this.#fromParent(index, parent);
-      else if (urgent) this.#fromOrigin(index);
+      else if (readerWaits || (urgent && this.#seedless.mayFetch(index))) this.#fromOrigin(index);
       else return;
       free--;
     };
@@ -175,7 +198,16 @@ export class PieceDownload {
     if (this.#originOnly || this.#frontierFromOrigin) {
       const end = this.#originOnly ? this.#meta.pieceCount : Math.min(this.#meta.pieceCount, this.#frontier + IN_ORDER_WINDOW);
       for (let i = this.#frontier; i < end && free > 0; i++) {
-        if (this.#state[i] === MISSING && (this.#originOnly || !this.#requestable(i, now))) start(i, true);
+        if (this.#state[i] === MISSING && (this.#originOnly || !this.#requestable(i, now))) start(i, true, true);
+      }
+    }
+    if (this.#seedless.active) {
+      let fromOrigin = 0;
+      for (const { parent } of this.#attempts.values()) if (!parent) fromOrigin++;
+      const missing = (i: number): boolean => this.#state[i] === MISSING;
+      for (const index of this.#seedless.originPicks(this.#frontier, this.#meta.pieceCount, missing, fromOrigin, free)) {
+        this.#fromOrigin(index);
+        free--;
       }
     }
     // Extra candidates: the seed's share may run out part way through the picks.
@@ -309,9 +341,19 @@ export class PieceDownload {
 
   /** Stops using a parent; its other requests are cancelled and re-requested elsewhere. */
   #drop(peerId: string, reason: DropReason): void {
-    if (!this.#parents.drop(peerId, reason)) return;
+    const parent = this.#parents.drop(peerId, reason);
+    if (!parent) return;
     this.#o.onParentDropped?.(peerId, reason);
-    for (const { parent, cancel } of this.#attempts.values()) if (parent?.peerId === peerId) cancel.abort();
+    for (const attempt of this.#attempts.values()) if (attempt.parent?.peerId === peerId) attempt.cancel.abort();
+    if (parent.isSeed) this.#loseSeed();
+  }
+
+  /** The seed is gone: the swarm carries on without it; digests that never came are checked with the whole blob. */
+  #loseSeed(): void {
+    if (this.#done === this.#meta.pieceCount || !this.#seedless.begin(performance.now())) return;
+    const unverified = !this.#digests.unverifiedAllowed && this.#digests.wanted((i) => this.#state[i] === DONE);
+    if (unverified) this.#digests.allowUnverified();
+    this.#o.logger.info({ digest: this.#meta.digest, pieces_left: this.#meta.pieceCount - this.#done, unverified }, 'seed gone: the swarm carries on');
   }
 
   /** The origin is the last resort: its failure fails the download. */
@@ -374,39 +416,12 @@ export class PieceDownload {
     if (this.#rescheduling) return;
     this.#rescheduling = true;
     try {
-      const answer = await this.#o.scheduler.call({ type: 'reschedule', digest: this.#meta.digest, exclude: this.#parents.dropped });
-      this.#reschedules++;
-      if (answer.type === 'task-assigned' && this.#reschedules <= MAX_RESCHEDULES) {
-        this.#absorbAssignment(answer);
-        if (this.#parents.size > 0) return;
-      }
-      this.#toOrigin(answer.type === 'task-assigned' ? 'no usable parent after rescheduling' : answer.type === 'error' ? answer.message : answer.reason);
-    } catch (err) {
-      if (!(await this.#parentsFromDht())) this.#toOrigin((err as Error).message);
+      const noParents = await this.#supply.replenish();
+      if (noParents !== undefined) this.#toOrigin(noParents);
     } finally {
       this.#rescheduling = false;
       this.#notify();
     }
-  }
-
-  /** No scheduler answers: other providers of the blob, if the DHT knows any. */
-  async #parentsFromDht(): Promise<boolean> {
-    if (!this.#o.findParents || this.#reschedules++ >= MAX_RESCHEDULES) return false;
-    this.#parents.add(await this.#o.findParents(this.#parents.dropped).catch(() => []));
-    return this.#parents.size > 0;
-  }
-
-  /** The scheduler forgot the task (restarted): join it again. */
-  async #rejoin(): Promise<void> {
-    const { registry, repository, digest, authorization } = this.#o.request;
-    const answer = await this.#o.scheduler.call({
-      type: 'task',
-      digest: digest.value,
-      registry,
-      repository,
-      ...(authorization ? { authorization } : {}),
-    });
-    if (answer.type === 'task-assigned') this.#absorbAssignment(answer);
   }
 
   /** From now on every missing piece comes from the origin. */

@@ -1,13 +1,19 @@
 import type { Logger } from '@flotilla/log';
 import type { Digest } from '@flotilla/oci';
-import { contentKey, type P2PNode } from '@flotilla/p2p';
+import { contentKey, type ClusterDht, type P2PNode } from '@flotilla/p2p';
 import type { Parent } from '@flotilla/wire';
 import type { PeerHealth } from './peer-health.ts';
+import { SwarmMembership } from './swarm-members.ts';
 
 /** A digest nobody provides is not looked up again for this long (misses of one image's layers come in bursts). */
 const NEGATIVE_TTL_MS = 3_000;
-/** Enough providers to spread a blob over; the lookup stops once it has them. */
+/** Enough holders to spread a blob over; the lookup stops once it has them. */
 const MAX_PROVIDERS = 8;
+/**
+ * With the swarm's members: every one of them (up to a DHT bucket), since members decide who fetches what from the
+ * origin by comparing ranks among the daemons they know, and agree only when they know the same ones.
+ */
+const MAX_MEMBERS = 20;
 /** Once a provider is known, how long the query may go on finding more (it would run to the deadline). */
 const MORE_PROVIDERS_MS = 10;
 
@@ -18,6 +24,14 @@ export interface ProviderLookupOptions {
   health: PeerHealth;
   logger: Logger;
 }
+
+export interface FindOptions {
+  exclude?: readonly string[];
+  /** Daemons still fetching the blob too (its swarm), not only those that hold it completely. */
+  members?: boolean;
+}
+
+type Key = ReturnType<typeof contentKey>;
 
 /**
  * Finds daemons that provide a blob in the DHT, within a short deadline: ourselves, peers that failed lately and
@@ -33,42 +47,49 @@ export class ProviderLookup {
     this.#self = options.node.peerId.toString();
   }
 
-  async find(digest: Digest, options: { exclude?: readonly string[] } = {}): Promise<Parent[]> {
+  async find(digest: Digest, options: FindOptions = {}): Promise<Parent[]> {
     const { node } = this.#o;
     const dht = node.services.dht;
     const now = Date.now();
-    if (!dht || (this.#none.get(digest.value) ?? 0) > now) return [];
+    if (!dht || (!options.members && (this.#none.get(digest.value) ?? 0) > now)) return [];
     // Not connected to anyone: nothing to find. Connected but the routing table still empty (identify under way
     // right after startup): the lookup waits for it, within the deadline.
     if (dht.routingTable.size === 0 && node.getConnections().length === 0) return [];
     const skip = new Set([this.#self, ...(options.exclude ?? [])]);
     const found = new Map<string, Parent>();
+    const limit = options.members ? MAX_MEMBERS : MAX_PROVIDERS;
     const started = performance.now();
     const enough = new AbortController();
+    const signal = AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), enough.signal]);
     let grace: NodeJS.Timeout | undefined;
+    const add = (providers: Parent[]): void => {
+      for (const p of providers) if (!skip.has(p.peerId) && !this.#o.health.isBad(p.peerId)) found.set(p.peerId, p);
+      if (found.size >= limit) enough.abort();
+      // Members are all wanted (see MAX_MEMBERS): their query runs to its end or the deadline.
+      else if (found.size > 0 && !options.members) grace ??= setTimeout(() => enough.abort(), MORE_PROVIDERS_MS);
+    };
+    const keys = [contentKey(digest), ...(options.members ? [SwarmMembership.key(digest.value)] : [])];
+    await Promise.all(keys.map((key) => this.#query(dht, key, signal, add, digest.value)));
+    clearTimeout(grace);
+    const providers = [...found.values()].slice(0, limit);
+    this.#o.logger.debug(
+      { digest: digest.value, providers: providers.length, members: options.members === true, duration_ms: round(performance.now() - started) },
+      'provider lookup',
+    );
+    if (providers.length > 0) this.#none.delete(digest.value);
+    else if (!options.members) this.#remember(digest.value, Date.now());
+    return providers;
+  }
+
+  async #query(dht: ClusterDht, key: Key, signal: AbortSignal, add: (providers: Parent[]) => void, digest: string): Promise<void> {
     try {
-      const signal = AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), enough.signal]);
-      for await (const event of dht.findProviders(contentKey(digest), { signal })) {
-        if (event.name !== 'PROVIDER') continue;
-        for (const provider of event.providers) {
-          const peerId = provider.id.toString();
-          if (skip.has(peerId) || this.#o.health.isBad(peerId)) continue;
-          found.set(peerId, { peerId, addresses: provider.multiaddrs.map(String) });
-        }
-        if (found.size >= MAX_PROVIDERS) break;
-        if (found.size > 0) grace ??= setTimeout(() => enough.abort(), MORE_PROVIDERS_MS);
+      for await (const event of dht.findProviders(key, { signal })) {
+        if (event.name === 'PROVIDER') add(event.providers.map((p) => ({ peerId: p.id.toString(), addresses: p.multiaddrs.map(String) })));
+        if (signal.aborted) return;
       }
     } catch (err) {
-      if ((err as Error).name !== 'TimeoutError' && (err as Error).name !== 'AbortError') {
-        this.#o.logger.debug({ digest: digest.value, error: (err as Error).message }, 'provider lookup failed');
-      }
+      if (!signal.aborted) this.#o.logger.debug({ digest, error: (err as Error).message }, 'provider lookup failed');
     }
-    clearTimeout(grace);
-    const providers = [...found.values()];
-    this.#o.logger.debug({ digest: digest.value, providers: providers.length, duration_ms: round(performance.now() - started) }, 'provider lookup');
-    if (providers.length > 0) this.#none.delete(digest.value);
-    else this.#remember(digest.value, Date.now());
-    return providers;
   }
 
   #remember(digest: string, now: number): void {

@@ -6,6 +6,8 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 
 /** After a failed call, requests skip the scheduler (straight to the origin) for this long. */
 const DOWN_FOR_MS = 5_000;
+/** While unregistered (down, or not reached yet), registration is retried this often: a scheduler that comes back is used again within about this long. */
+const RETRY_REGISTER_MS = 1_000;
 
 export interface SchedulerClientOptions {
   node: P2PNode;
@@ -13,6 +15,10 @@ export interface SchedulerClientOptions {
   address: string;
   timeoutMs: number;
   registration: { zone?: string; uploadSlots: number; uploadRate?: number };
+  /** Registered after being unregistered (first contact, back after being down, or it had forgotten us). */
+  onRegistered?(): void;
+  /** Stopped answering (it is now skipped for a few seconds at a time, until it registers us again). */
+  onDown?(): void;
   logger: Logger;
 }
 
@@ -40,8 +46,9 @@ export const NO_SCHEDULER: SchedulerLink = {
 
 /**
  * The daemon's side of /flotilla/sched/1.0.0: one call per request, each bounded by --scheduler-timeout. A failed
- * call marks the scheduler down for a few seconds, so the misses that follow go to the origin at once instead of
- * each waiting out the timeout. Registration is renewed at half its TTL and redone after the scheduler forgot us.
+ * call marks the scheduler down for a few seconds, so the misses that follow go elsewhere at once instead of each
+ * waiting out the timeout. Registration is renewed at half its TTL, redone after the scheduler forgot us, and
+ * retried every second while it is down, which is how a scheduler that comes back is noticed.
  */
 export class SchedulerClient {
   readonly #o: SchedulerClientOptions;
@@ -52,6 +59,8 @@ export class SchedulerClient {
   #registered = false;
   #registering: Promise<void> | undefined;
   #renewTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  readonly #seenPeerIds = new Set<string>();
 
   constructor(options: SchedulerClientOptions) {
     this.#o = options;
@@ -63,12 +72,23 @@ export class SchedulerClient {
     return this.#peerId?.toString();
   }
 
+  /** Every peer id this address answered with during this run (kept while it is down: its signatures stay trusted). */
+  get knownPeerIds(): ReadonlySet<string> {
+    return this.#seenPeerIds;
+  }
+
+  /** The configured address, as given. */
+  get address(): string {
+    return this.#o.address;
+  }
+
   get isDown(): boolean {
     return Date.now() < this.#downUntil;
   }
 
   /** Registers in the background; failures only mean the first task call registers implicitly later. */
   start(): void {
+    this.#o.node.addEventListener('peer:disconnect', this.#onDisconnect);
     this.#registerSoon();
   }
 
@@ -77,8 +97,12 @@ export class SchedulerClient {
    * an `error` reply is returned, not thrown. `pieceCount` bounds the piece indexes a report-ack may carry.
    */
   async call<R extends SchedRequest>(request: R, options: { pieceCount?: number } = {}): Promise<SchedResponseFor<R>> {
-    if (this.isDown) throw new SchedulerUnavailableError('scheduler marked down after a recent failure');
+    if (this.isDown) throw new SchedulerUnavailableError(`scheduler ${this.#o.address} marked down after a recent failure`);
     if (!this.#registered && request.type !== 'register' && request.type !== 'leave') this.#registerSoon();
+    return this.#send(request, options);
+  }
+
+  async #send<R extends SchedRequest>(request: R, options: { pieceCount?: number } = {}): Promise<SchedResponseFor<R>> {
     const signal = AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), this.#stopped.signal]);
     try {
       const peer = await this.#connect(signal);
@@ -96,16 +120,33 @@ export class SchedulerClient {
 
   /** Says goodbye (best effort, bounded by the timeout) and stops renewing. */
   async stop(): Promise<void> {
+    this.#o.node.removeEventListener('peer:disconnect', this.#onDisconnect);
     clearTimeout(this.#renewTimer);
+    clearTimeout(this.#retryTimer);
     if (this.#registered && !this.isDown) await this.call({ type: 'leave' }).catch(() => undefined);
     this.#stopped.abort(new Error('daemon stopping'));
   }
 
   /** One registration at a time; callers do not wait for it (the scheduler accepts calls from unregistered hosts). */
   #registerSoon(): void {
+    if (this.#stopped.signal.aborted) return;
     this.#registering ??= this.#register()
-      .catch(() => undefined)
+      .catch(() => this.#retryLater())
       .finally(() => (this.#registering = undefined));
+  }
+
+  /** The connection to the scheduler is gone (it stopped or restarted): register again as soon as it answers. */
+  readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    if (this.#peerId === undefined || !evt.detail.equals(this.#peerId) || this.#stopped.signal.aborted) return;
+    this.#registered = false;
+    this.#retryLater();
+  };
+
+  #retryLater(): void {
+    if (this.#stopped.signal.aborted) return;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => this.#registerSoon(), RETRY_REGISTER_MS);
+    this.#retryTimer.unref();
   }
 
   async #register(): Promise<void> {
@@ -114,7 +155,8 @@ export class SchedulerClient {
       .map(String)
       .slice(0, LIMITS.addresses);
     const { zone, uploadSlots, uploadRate } = this.#o.registration;
-    const response = await this.call({
+    // Not through call(): registering is how a scheduler marked down is tried again.
+    const response = await this.#send({
       type: 'register',
       addresses,
       uploadSlots,
@@ -123,10 +165,16 @@ export class SchedulerClient {
     });
     if (response.type !== 'registered') {
       this.#o.logger.warn({ code: response.code, error: response.message }, 'scheduler refused registration');
+      this.#retryLater();
       return;
     }
-    if (!this.#registered) this.#o.logger.info({ scheduler: this.peerId, addresses }, 'registered with the scheduler');
-    this.#registered = true;
+    this.#downUntil = 0;
+    clearTimeout(this.#retryTimer);
+    if (!this.#registered) {
+      this.#registered = true;
+      this.#o.logger.info({ scheduler: this.peerId, address: this.#o.address, addresses }, 'registered with the scheduler');
+      this.#o.onRegistered?.();
+    }
     clearTimeout(this.#renewTimer);
     this.#renewTimer = setTimeout(() => this.#registerSoon(), Math.max(1_000, response.ttlMs / 2));
     this.#renewTimer.unref();
@@ -138,6 +186,7 @@ export class SchedulerClient {
     const connection = await this.#o.node.dial(this.#address, { signal });
     if (this.#peerId?.toString() !== connection.remotePeer.toString()) this.#registered = false;
     this.#peerId = connection.remotePeer;
+    this.#seenPeerIds.add(this.#peerId.toString());
     return this.#peerId;
   }
 
@@ -146,7 +195,9 @@ export class SchedulerClient {
     const wasDown = this.isDown;
     this.#downUntil = Date.now() + DOWN_FOR_MS;
     this.#registered = false;
+    this.#retryLater();
     if (!wasDown) {
+      this.#o.onDown?.();
       this.#o.logger.warn({ scheduler: this.#o.address, request: what, error: (err as Error).message, retry_in_ms: DOWN_FOR_MS }, 'scheduler unavailable');
     }
   }

@@ -11,16 +11,20 @@ import type { SignedMetaStore } from './meta-store.ts';
 import type { PeerHealth } from './peer-health.ts';
 import { PieceDownload } from './piece-download.ts';
 import type { ProviderLookup } from './provider-lookup.ts';
-import { NO_SCHEDULER, type SchedulerClient, type SchedulerLink } from './scheduler-client.ts';
+import { NO_SCHEDULER, type SchedulerLink } from './scheduler-client.ts';
+import type { SchedulerPool } from './scheduler-pool.ts';
+import type { SwarmMembership } from './swarm-members.ts';
 import type { TrustedSchedulers } from './trust.ts';
 
 export interface SwarmSourceOptions {
   node: P2PNode;
   /** Undefined: no --scheduler, the DHT only. */
-  scheduler: SchedulerClient | undefined;
+  schedulers: SchedulerPool | undefined;
   /** Providers in the DHT, for misses no scheduler can take. */
   dht: DhtPlanner;
   lookup: ProviderLookup;
+  /** Announces each download in its blob's swarm, so the swarm can regroup if its scheduler goes away. */
+  membership: SwarmMembership;
   health: PeerHealth;
   trust: TrustedSchedulers;
   metas: SignedMetaStore;
@@ -57,9 +61,10 @@ export class SwarmBlobSource implements BlobSource {
   async start(request: BlobFetchRequest, writer: BlobWriter): Promise<StartedFetch> {
     const plan = await this.#plan(request);
     if (!plan) return this.#o.fallback.start(request, writer);
-    const { node, origin, downloadBucket, piecesInFlight, pieceTimeoutMs, active, health, logger } = this.#o;
+    const { node, origin, downloadBucket, piecesInFlight, pieceTimeoutMs, active, health, membership, logger } = this.#o;
     const { meta } = plan.assignment;
     const blob = active.start(meta, writer);
+    membership.join(meta.digest);
     const download = new PieceDownload({
       node,
       origin,
@@ -71,7 +76,7 @@ export class SwarmBlobSource implements BlobSource {
       writer,
       scheduler: plan.scheduler,
       verifyWhole: plan.verifyWhole,
-      findParents: (exclude) => this.#o.lookup.find(request.digest, { exclude }),
+      findParents: (exclude) => this.#o.lookup.find(request.digest, { exclude, members: true }),
       onParentDropped: (peerId, reason) => health.fault(peerId, reason === 'corrupt' ? 'corrupt' : 'unreachable'),
       onSignedMeta: (signed) => void this.#keep(signed),
       onPiece: (index) => active.pieceWritten(blob, index),
@@ -86,29 +91,31 @@ export class SwarmBlobSource implements BlobSource {
           active.failed(blob);
           throw err;
         },
-      );
+      )
+      .finally(() => membership.leave(meta.digest));
     return { source: this.name, size: meta.size, done };
   }
 
   async #plan(request: BlobFetchRequest): Promise<Plan | undefined> {
     const assigned = await this.#assignment(request);
     if (assigned === 'origin') return undefined;
-    if (assigned) return { assignment: assigned, scheduler: this.#o.scheduler!, verifyWhole: false };
+    if (assigned) return { ...assigned, verifyWhole: false };
     const viaDht = await this.#o.dht.plan(request);
     return viaDht && { ...viaDht, scheduler: NO_SCHEDULER };
   }
 
   /**
-   * The scheduler's task assignment; 'origin' when it sends the blob back to the source; undefined when no
-   * scheduler is configured or reachable (the DHT is asked next).
+   * The assignment of the blob's scheduler (the first live one in its rendezvous order); 'origin' when it sends
+   * the blob back to the source; undefined when no scheduler is configured or reachable (the DHT is asked next).
    */
-  async #assignment(request: BlobFetchRequest): Promise<TaskAssignedResponse | 'origin' | undefined> {
-    const { scheduler, logger } = this.#o;
+  async #assignment(request: BlobFetchRequest): Promise<{ assignment: TaskAssignedResponse; scheduler: SchedulerLink } | 'origin' | undefined> {
+    const { schedulers, logger } = this.#o;
     const digest = request.digest.value;
-    if (!scheduler || scheduler.isDown) return undefined;
+    const route = schedulers?.route(digest);
+    if (!route || route.isDown) return undefined;
     let answer;
     try {
-      answer = await scheduler.call({
+      answer = await route.call({
         type: 'task',
         digest,
         registry: request.registry,
@@ -119,7 +126,7 @@ export class SwarmBlobSource implements BlobSource {
       logger.warn({ digest, error: (err as Error).message }, 'scheduler unavailable; looking for providers');
       return undefined;
     }
-    if (answer.type === 'task-assigned' && answer.meta.digest === digest) return answer;
+    if (answer.type === 'task-assigned' && answer.meta.digest === digest) return { assignment: answer, scheduler: route };
     const reason = answer.type === 'back-to-source' ? answer.reason : answer.type === 'error' ? `${answer.code}: ${answer.message}` : 'wrong digest';
     logger.info({ digest, reason }, 'blob from the origin (scheduler said back to source)');
     return 'origin';

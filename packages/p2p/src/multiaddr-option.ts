@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { hostPort, InvalidValue, type ValueParser } from '@flotilla/config';
+import { hostPort, InvalidValue, string, type ValueParser } from '@flotilla/config';
 import { multiaddr } from '@multiformats/multiaddr';
 
 /** A multiaddr option (`/ip4/10.0.0.1/tcp/65002`), normalized; with `hostPort`, `HOST:PORT` too, turned into its TCP multiaddr. */
@@ -27,4 +27,12 @@ export function multiaddrParser(options: { hostPort?: boolean } = {}): ValuePars
     },
     format: (value) => value,
   };
+}
+
+/**
+ * A base58 libp2p peer id (Ed25519 ids start 12D3KooW), checked by shape only: config stays free of the crypto
+ * code that parses keys, which the swarm loads when it uses the id.
+ */
+export function peerIdParser(): ValueParser<string> {
+  return string({ metavar: 'PEERID', check: (value) => /^[1-9A-HJ-NP-Za-km-z]{46,64}$/.test(value), expected: 'a libp2p peer id such as 12D3KooW...' });
 }

@@ -1,6 +1,6 @@
 import { isValidRepositoryName, MAX_NAME_LENGTH } from '@flotilla/oci';
 import { WireError } from './errors.ts';
-import { metaSignatureOf, type MetaSignature } from './meta-signature.ts';
+import { isCompleteMeta, metaSignatureOf, type MetaSignature, type SignedTaskMeta } from './meta-signature.ts';
 import { MAX_BLOB_SIZE, MAX_PIECE_COUNT, MAX_PIECE_LENGTH, pieceCountFor } from './pieces.ts';
 import {
   arrayValue,
@@ -30,6 +30,8 @@ export const LIMITS = {
   text: 1024,
   uploadSlots: 65_535,
   ttlMs: 24 * 60 * 60 * 1000,
+  /** Blobs per `holding` message (a daemon with more sends several). */
+  held: 1024,
 } as const;
 
 export interface Parent {
@@ -53,12 +55,22 @@ export interface PieceFailure {
   reason: string;
 }
 
+/** A blob a daemon holds completely, as it reports it to a scheduler that (re)registered it. */
+export interface HeldBlob {
+  digest: string;
+  size: number;
+  /** The scheduler-signed meta, when the daemon has it: the scheduler can hand the blob out without seeding it. */
+  signed?: SignedTaskMeta;
+}
+
 export type SchedRequest =
   | { type: 'register'; addresses: string[]; zone?: string; uploadSlots: number; uploadRate?: number }
   | { type: 'task'; digest: string; registry: string; repository: string; authorization?: string }
   | { type: 'report'; digest: string; finished: number[]; failed: PieceFailure[] }
   | { type: 'reschedule'; digest: string; exclude: string[] }
-  | { type: 'leave' };
+  | { type: 'leave' }
+  /** What the daemon holds (added after 1.0.0; sent after registering, so a restarted scheduler is not back to zero). */
+  | { type: 'holding'; blobs: HeldBlob[] };
 
 export type RegisteredResponse = { type: 'registered'; ttlMs: number };
 export type TaskAssignedResponse = {
@@ -95,6 +107,7 @@ export interface SchedResponseMap {
   report: ReportAckResponse | SchedErrorResponse;
   reschedule: TaskAssignedResponse | BackToSourceResponse | SchedErrorResponse;
   leave: OkResponse | SchedErrorResponse;
+  holding: OkResponse | SchedErrorResponse;
 }
 export type SchedResponseFor<R extends SchedRequest> = SchedResponseMap[R['type']];
 
@@ -104,9 +117,10 @@ export const SCHED_REPLIES: { readonly [K in SchedRequest['type']]: readonly Sch
   report: ['report-ack', 'error'],
   reschedule: ['task-assigned', 'back-to-source', 'error'],
   leave: ['ok', 'error'],
+  holding: ['ok', 'error'],
 };
 
-const REQUEST_TYPES = ['register', 'task', 'report', 'reschedule', 'leave'] as const;
+const REQUEST_TYPES = ['register', 'task', 'report', 'reschedule', 'leave', 'holding'] as const;
 const RESPONSE_TYPES = ['registered', 'task-assigned', 'back-to-source', 'report-ack', 'ok', 'error'] as const;
 /** host, host:port or [ipv6]:port */
 const REGISTRY = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
@@ -158,6 +172,8 @@ export function parseSchedRequest(bytes: Uint8Array, context: SchedRequestContex
       };
     case 'leave':
       return { type };
+    case 'holding':
+      return { type, blobs: f.required('blobs', (v, p) => arrayValue(v, p, LIMITS.held, heldBlobOf)) };
   }
 }
 
@@ -210,6 +226,20 @@ function parentsOf(f: Fields): Parent[] {
       return { peerId: parent.required('peerId', peerIdValue), addresses: addressesOf(parent) };
     }),
   );
+}
+
+function heldBlobOf(value: unknown, path: string): HeldBlob {
+  const f = new Fields(value, path);
+  const digest = f.digest('digest');
+  const size = f.uint('size', MAX_BLOB_SIZE);
+  let signed: SignedTaskMeta | undefined;
+  if (f.has('signed')) {
+    const s = f.object('signed');
+    const meta = s.required('meta', taskMetaOf);
+    if (meta.digest !== digest || meta.size !== size || !isCompleteMeta(meta)) throw new WireError(`${s.at('meta')} is not the complete meta of ${digest}`);
+    signed = { meta, signature: s.required('signature', metaSignatureOf) };
+  }
+  return { digest, size, ...(signed === undefined ? {} : { signed }) };
 }
 
 function failureOf(value: unknown, path: string, pieceCount: number): PieceFailure {

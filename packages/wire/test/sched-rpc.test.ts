@@ -22,6 +22,7 @@ const answers: Record<SchedRequest['type'], SchedResponse> = {
   report: { type: 'report-ack', pieceDigests: { from: 1, digests: [DIGEST] }, parents },
   reschedule: { type: 'back-to-source', reason: 'no parents left' },
   leave: { type: 'ok' },
+  holding: { type: 'ok' },
 };
 
 describe('sched protocol over a real libp2p pair', () => {
