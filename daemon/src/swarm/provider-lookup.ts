@@ -62,8 +62,10 @@ export class ProviderLookup {
     const enough = new AbortController();
     const signal = AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), enough.signal]);
     let grace: NodeJS.Timeout | undefined;
+    let firstMs: number | undefined;
     const add = (providers: Parent[]): void => {
       for (const p of providers) if (!skip.has(p.peerId) && !this.#o.health.isBad(p.peerId)) found.set(p.peerId, p);
+      if (found.size > 0) firstMs ??= performance.now() - started;
       if (found.size >= limit) enough.abort();
       // Members are all wanted (see MAX_MEMBERS): their query runs to its end or the deadline.
       else if (found.size > 0 && !options.members) grace ??= setTimeout(() => enough.abort(), MORE_PROVIDERS_MS);
@@ -73,7 +75,14 @@ export class ProviderLookup {
     clearTimeout(grace);
     const providers = [...found.values()].slice(0, limit);
     this.#o.logger.debug(
-      { digest: digest.value, providers: providers.length, members: options.members === true, duration_ms: round(performance.now() - started) },
+      {
+        digest: digest.value,
+        providers: providers.length,
+        members: options.members === true,
+        // Until the first usable provider: what a miss waits before its pieces can be asked for.
+        first_ms: firstMs === undefined ? undefined : round(firstMs),
+        duration_ms: round(performance.now() - started),
+      },
       'provider lookup',
     );
     if (providers.length > 0) this.#none.delete(digest.value);
