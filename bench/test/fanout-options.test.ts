@@ -37,10 +37,24 @@ describe('fanout flags', () => {
     expect(error('--image-size', '3GiB')).toContain('--layers');
   });
 
-  test('what is still to come is refused, saying so', () => {
-    expect(error('--modes', 'direct,p2p-dht')).toMatch(/--modes p2p-dht: not available yet/);
-    expect(error('--client', 'containerd')).toMatch(/--client containerd: not available yet/);
-    expect(error('--link', 'netns')).toMatch(/--link netns: not available yet/);
+  test('p2p-dht, --client containerd, --link netns with latency and loss are accepted', () => {
+    const options = load('--modes', 'direct,p2p-dht', '--client', 'containerd', '--link', 'netns', '--latency', '10ms', '--loss', '0.5%');
+    expect(options).toMatchObject({ modes: ['direct', 'p2p-dht'], client: 'containerd', link: 'netns', latencyMs: 10, lossPercent: 0.5 });
+    expect(load('--link', 'netns', '--loss', '2').lossPercent).toBe(2);
+    expect(load()).toMatchObject({ client: 'daemon', link: 'ratelimit' });
+    expect(load()).not.toHaveProperty('latencyMs');
+  });
+
+  test('bad client, link, latency and loss values name the flag', () => {
+    expect(error('--client', 'docker')).toContain('--client');
+    expect(error('--link', 'tc')).toContain('--link');
+    expect(error('--link', 'netns', '--latency', 'soon')).toContain('--latency');
+    expect(error('--link', 'netns', '--loss', '101%')).toContain('--loss');
+    expect(error('--link', 'netns', '--loss', '-1')).toContain('--loss');
+  });
+
+  test('latency and loss without --link netns are refused: token buckets cannot delay or drop', () => {
     expect(error('--latency', '10ms')).toMatch(/--latency needs --link netns/);
+    expect(error('--link', 'ratelimit', '--loss', '1%')).toMatch(/--loss needs --link netns/);
   });
 });

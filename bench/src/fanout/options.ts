@@ -14,17 +14,17 @@ import {
   type ValueParser,
 } from '@flotilla/config';
 
-/** Every way N nodes can get the image; p2p-dht is named now so scripts can list it, and refused until it exists. */
+/** Every way N nodes can get the image. */
 export const MODES = ['direct', 'central', 'p2p', 'p2p-dht'] as const;
 export type ModeName = (typeof MODES)[number];
-export type RunnableMode = Exclude<ModeName, 'p2p-dht'>;
 
-/** What features are still to come, with the reason the flag value is refused. */
-const NOT_YET: Record<string, string> = {
-  'p2p-dht': 'it needs the DHT peer discovery of issue 4; use direct, central or p2p',
-  containerd: 'only --client daemon, an HTTP client pulling through each node, exists so far',
-  netns: 'only --link ratelimit exists so far; netns needs root, network namespaces and tc',
-};
+export const CLIENTS = ['daemon', 'containerd'] as const;
+/** What pulls on each node: an HTTP client of the bench, or a real containerd (`ctr content fetch`). */
+export type ClientKind = (typeof CLIENTS)[number];
+
+export const LINKS = ['ratelimit', 'netns'] as const;
+/** How links are emulated: token buckets in user space, or the kernel (network namespaces, tc). */
+export type LinkKind = (typeof LINKS)[number];
 
 const MIN_LAYER = 2 ** 10;
 // Layers are made with crypto.randomBytes and pushed from memory: one buffer stops at 2^31 - 1 bytes.
@@ -47,6 +47,22 @@ function layerList(): ValueParser<number[]> {
       });
     },
     format: (sizes) => sizes.map((s) => layerSize.format(s)).join(','),
+  };
+}
+
+/** `0.5%` or `0.5`: a share of packets from 0 to 100 percent. */
+function percent(): ValueParser<number> {
+  const expected = 'a percentage from 0 to 100, such as 0.1%';
+  return {
+    metavar: 'PERCENT',
+    expected,
+    parse(raw) {
+      const m = /^(\d+(?:\.\d+)?)%?$/.exec(raw.trim());
+      const value = Number(m?.[1]);
+      if (!m || !(value >= 0 && value <= 100)) throw new InvalidValue(expected);
+      return value;
+    },
+    format: (value) => `${value}%`,
   };
 }
 
@@ -96,7 +112,7 @@ export const fanoutOptions = defineOptions({
     flag: 'modes',
     parser: modeList(),
     default: ['direct', 'central', 'p2p'],
-    doc: 'what to compare: direct (every node from the origin), central (one pull-through mirror), p2p (scheduler + daemons), p2p-dht (not available yet)',
+    doc: 'what to compare: direct (every node from the origin), central (one pull-through mirror), p2p (scheduler + daemons), p2p-dht (daemons only, finding each other in their DHT)',
   }),
   out: optionalOption({
     flag: 'out',
@@ -106,18 +122,26 @@ export const fanoutOptions = defineOptions({
   repeat: option({ flag: 'repeat', parser: int({ min: 1, max: 20 }), default: 1, doc: 'runs per mode, on fresh processes; medians are reported' }),
   client: option({
     flag: 'client',
-    parser: enumOf(['daemon', 'containerd']),
+    parser: enumOf(CLIENTS),
     default: 'daemon',
-    doc: 'what pulls on each node: daemon = an HTTP client fetching manifest and blobs through the node\'s endpoint (containerd: not available yet)',
+    doc: 'what pulls on each node: daemon = an HTTP client fetching manifest and blobs through the node\'s endpoint; containerd = a containerd per node, `ctr content fetch` through the node\'s endpoint as its hosts.toml mirror',
   }),
   link: option({
     flag: 'link',
-    parser: enumOf(['ratelimit', 'netns']),
+    parser: enumOf(LINKS),
     default: 'ratelimit',
-    doc: 'link emulation: ratelimit = token buckets (the daemons\' own rate limits and a throttling proxy), no root needed (netns: not available yet)',
+    doc: 'link emulation: ratelimit = token buckets (the daemons\' own rate limits and a throttling proxy), no root needed; netns = every host in its own network namespace on a bridge, shaped by tc (needs root)',
   }),
-  latency: optionalOption({ flag: 'latency', parser: duration(), doc: 'per-link latency (needs --link netns, not available yet)' }),
-  loss: optionalOption({ flag: 'loss', parser: string({ metavar: 'PERCENT' }), doc: 'per-link packet loss (needs --link netns, not available yet)' }),
+  latency: optionalOption({
+    flag: 'latency',
+    parser: duration(),
+    doc: 'one-way delay between any two hosts (netem on every host\'s uplink; needs --link netns and a kernel with netem)',
+  }),
+  loss: optionalOption({
+    flag: 'loss',
+    parser: percent(),
+    doc: 'share of packets lost between any two hosts (dropped as they arrive at the receiving host; needs --link netns)',
+  }),
 });
 
 /** A validated fan-out run. */
@@ -127,11 +151,15 @@ export interface FanoutOptions {
   layerSizes: number[];
   /** Bytes per second of every link. */
   linkRate: number;
-  modes: RunnableMode[];
+  modes: ModeName[];
   outDir: string;
   repeat: number;
-  client: 'daemon';
-  link: 'ratelimit';
+  client: ClientKind;
+  link: LinkKind;
+  /** One-way delay added between any two hosts, in ms (netns only). */
+  latencyMs?: number;
+  /** Percent of packets lost between any two hosts (netns only). */
+  lossPercent?: number;
 }
 
 /** Parses and checks the flags (defaults < --config file < FLOTILLA_* env < flags); throws ConfigError naming the flag. */
@@ -141,26 +169,23 @@ export function loadFanoutOptions(argv: readonly string[], env: NodeJS.ProcessEn
   if (raw.imageSize !== undefined && raw.imageSize > MAX_LAYER) {
     throw new ConfigError(`--image-size ${layerSize.format(raw.imageSize)}: one layer holds at most ${MAX_LAYER} bytes; use --layers for a larger image`);
   }
-  if (raw.client !== 'daemon') throw notYet('--client', raw.client);
-  if (raw.link !== 'ratelimit') throw notYet('--link', raw.link);
-  if (raw.latency !== undefined) throw new ConfigError('--latency needs --link netns, which is not available yet');
-  if (raw.loss !== undefined) throw new ConfigError('--loss needs --link netns, which is not available yet');
-  const unavailable = raw.modes.find((mode) => mode === 'p2p-dht');
-  if (unavailable) throw notYet('--modes', unavailable);
+  if (raw.link !== 'netns') {
+    // Token buckets shape bandwidth only: a delay or loss asked for would silently not happen.
+    if (raw.latency !== undefined) throw new ConfigError(`--latency needs --link netns (--link ${raw.link} emulates bandwidth only)`);
+    if (raw.loss !== undefined) throw new ConfigError(`--loss needs --link netns (--link ${raw.link} emulates bandwidth only)`);
+  }
   return {
     nodes: raw.nodes,
     layerSizes: raw.layers ?? [raw.imageSize ?? DEFAULT_IMAGE_SIZE],
     linkRate: raw.linkRate,
-    modes: raw.modes.filter((mode): mode is RunnableMode => mode !== 'p2p-dht'),
+    modes: raw.modes,
     outDir: raw.out ?? `${DEFAULT_OUT_PARENT}/fanout-${timestamp(now)}`,
     repeat: raw.repeat,
     client: raw.client,
     link: raw.link,
+    ...(raw.latency === undefined ? {} : { latencyMs: raw.latency }),
+    ...(raw.loss === undefined ? {} : { lossPercent: raw.loss }),
   };
-}
-
-function notYet(flag: string, value: string): ConfigError {
-  return new ConfigError(`${flag} ${value}: not available yet; ${NOT_YET[value]}`);
 }
 
 /** `20250102-030405`, sortable and safe in a path. */

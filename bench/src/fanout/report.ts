@@ -1,5 +1,5 @@
 import { SATURATED_SHARE } from './cpu.ts';
-import type { RunnableMode } from './options.ts';
+import type { FanoutOptions, ModeName } from './options.ts';
 import type { FanoutResults, ModeResult } from './results.ts';
 
 const MB = 1e6;
@@ -7,13 +7,15 @@ const MB = 1e6;
 /** report.md: the ratios first, then CPU use, the machine, every node, and what failed. */
 export function renderReport(r: FanoutResults): string {
   const { machine: mc, options: o } = r;
-  const modes = Object.entries(r.modes) as [RunnableMode, ModeResult][];
+  const modes = Object.entries(r.modes) as [ModeName, ModeResult][];
   const direct = r.modes.direct;
   const layers = o.layerSizes.map((size) => `${fixed(size / 2 ** 20, 0)} MiB`).join(' + ');
   const lines = [
     `# Fan-out: ${o.nodes} nodes pull one image, every link ${fixed(o.linkRate / MB, 1)} MB/s`,
     '',
-    `S = ${fixed(r.imageBytes / MB, 1)} MB (layers ${layers}, plus config) · B = ${fixed(r.linkBytesPerSecond / MB, 1)} MB/s per link, the origin's and the seed's included · ideal S/B = **${fixed(r.idealSeconds, 2)} s** · ${o.repeat} run(s) per mode${o.repeat > 1 ? ', medians' : ''} · client: HTTP pulls through each node's endpoint · links: token buckets (daemon rate limits, throttling proxy)`,
+    `S = ${fixed(r.imageBytes / MB, 1)} MB (layers ${layers}, plus config) · B = ${fixed(r.linkBytesPerSecond / MB, 1)} MB/s per link, the origin's and the seed's included · ideal S/B = **${fixed(r.idealSeconds, 2)} s** · ${o.repeat} run(s) per mode${o.repeat > 1 ? ', medians' : ''}`,
+    '',
+    `**Client:** ${CLIENT_TEXT[o.client]} · **Links:** ${linkText(o)}`,
     '',
     `${mc.cpuModel}, ${mc.cores} cores, ${mc.memoryGiB} GiB · Linux ${mc.kernel} · node ${mc.node} · ${mc.dockerRegistry} · commit ${mc.commit} · ${r.date}`,
     '',
@@ -56,7 +58,7 @@ export function renderReport(r: FanoutResults): string {
     '',
     '## Per node' + (o.repeat > 1 ? ' (median run)' : ''),
     '',
-    'Seed = the scheduler\'s seed in p2p, the central mirror in central. First byte = the first byte of any layer.',
+    `Seed = the scheduler's seed in p2p, the central mirror in central; p2p-dht has none. First byte = ${o.client === 'containerd' ? 'the first layer bytes containerd had written, seen by polling its ingest directory every 0.1 s' : 'the first byte of any layer'}.`,
     '',
     table(
       ['mode', 'node', 'first byte s', 'done s', 'from origin MB', 'from seed MB', 'from peers MB'],
@@ -69,6 +71,23 @@ export function renderReport(r: FanoutResults): string {
   return `${lines.join('\n')}\n`;
 }
 
+const CLIENT_TEXT: Record<FanoutOptions['client'], string> = {
+  daemon: 'the bench\'s HTTP client on each node (manifest, then config and layers 3 at a time, sha256 checked)',
+  containerd: 'a containerd per node, `ctr content fetch` with the node\'s endpoint as the hosts.toml mirror',
+};
+
+/** Which link emulation the run used, with what it shapes. */
+function linkText(o: FanoutResults['options']): string {
+  if (o.link === 'ratelimit') {
+    return 'ratelimit: token buckets in user space (the daemons\' and scheduler\'s --upload-rate/--download-rate, a throttling proxy for the origin\'s and the central mirror\'s uplinks and each node\'s downlink); no latency or loss';
+  }
+  const extras = [
+    o.latencyMs === undefined ? 'no added latency' : `${o.latencyMs} ms one-way delay between hosts (netem)`,
+    o.lossPercent === undefined ? 'no loss' : `${o.lossPercent} % of packets dropped on arrival (nftables)`,
+  ];
+  return `netns: every host (origin, seed/central mirror, each node) in its own network namespace on one bridge, each veth shaped to B both ways by tc tbf; Flotilla's own rate limits off; ${extras.join(', ')}`;
+}
+
 /** Why the central mirror's origin egress is far above S, when it is. */
 function centralNote(r: FanoutResults): string[] {
   const central = r.modes.central;
@@ -79,7 +98,7 @@ function centralNote(r: FanoutResults): string[] {
   ];
 }
 
-function renderRuns(modes: [RunnableMode, ModeResult][]): string[] {
+function renderRuns(modes: [ModeName, ModeResult][]): string[] {
   return [
     '### Every run',
     '',
@@ -92,7 +111,7 @@ function renderRuns(modes: [RunnableMode, ModeResult][]): string[] {
   ];
 }
 
-function renderCpu(modes: [RunnableMode, ModeResult][]): string[] {
+function renderCpu(modes: [ModeName, ModeResult][]): string[] {
   const roles = [...new Set(modes.flatMap(([, m]) => Object.keys(m.cpu?.roles ?? {})))];
   return [
     table(
@@ -114,7 +133,7 @@ function renderCpu(modes: [RunnableMode, ModeResult][]): string[] {
   ];
 }
 
-function renderFailures(modes: [RunnableMode, ModeResult][]): string[] {
+function renderFailures(modes: [ModeName, ModeResult][]): string[] {
   const failed = modes.filter(([, m]) => m.errors.length > 0);
   if (failed.length === 0) return [];
   return ['', '## Failures', ...failed.flatMap(([mode, m]) => m.errors.flatMap((error) => ['', `### ${mode}`, '', '```', error.trimEnd(), '```']))];

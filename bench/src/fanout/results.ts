@@ -1,6 +1,6 @@
 import type { MachineInfo } from '../common/machine.ts';
 import { median } from '../common/stats.ts';
-import type { FanoutOptions, RunnableMode } from './options.ts';
+import type { FanoutOptions, ModeName } from './options.ts';
 import type { ModeRun } from './run-mode.ts';
 
 /** The headline figures of one run, kept for every repetition. */
@@ -39,7 +39,7 @@ export interface FanoutResults {
   linkBytesPerSecond: number;
   /** S/B: the time one node needs on its own link, the floor for everyone. */
   idealSeconds: number;
-  modes: Partial<Record<RunnableMode, ModeResult>>;
+  modes: Partial<Record<ModeName, ModeResult>>;
   goals: GoalCheck[];
   /** Some run kept the machine's cores > 90 % busy: its times measure the CPU, not the links. */
   cpuSaturated: boolean;
@@ -75,12 +75,12 @@ export function buildResults(input: {
   machine: MachineInfo;
   options: FanoutOptions;
   imageBytes: number;
-  modes: Partial<Record<RunnableMode, ModeRun[]>>;
+  modes: Partial<Record<ModeName, ModeRun[]>>;
 }): FanoutResults {
   const { outDir: _outDir, ...options } = input.options;
   const idealSeconds = input.imageBytes / options.linkRate;
   const modes: FanoutResults['modes'] = {};
-  for (const [mode, runs] of Object.entries(input.modes) as [RunnableMode, ModeRun[]][]) modes[mode] = summarizeMode(runs);
+  for (const [mode, runs] of Object.entries(input.modes) as [ModeName, ModeRun[]][]) modes[mode] = summarizeMode(runs);
   const allRuns = Object.values(input.modes).flat();
   return {
     date: new Date().toISOString(),

@@ -7,15 +7,17 @@ import { startCentral, startDirect } from './baseline-modes.ts';
 import { pullImage, type NodePull } from './client.ts';
 import { startCpuMeter, waitForQuietMachine, type CpuUse } from './cpu.ts';
 import type { BenchImage } from './image.ts';
-import type { RunnableMode } from './options.ts';
+import type { ModeName } from './options.ts';
+import { startP2PDht } from './p2p-dht-mode.ts';
 import { startP2P } from './p2p-mode.ts';
 import { startProgress } from './progress.ts';
 import { outputTail, type ByteSources, type Topology, type TopologyContext } from './topology.ts';
 
-const START: Record<RunnableMode, (ctx: TopologyContext) => Promise<Topology>> = {
+const START: Record<ModeName, (ctx: TopologyContext) => Promise<Topology>> = {
   direct: startDirect,
   central: startCentral,
   p2p: startP2P,
+  'p2p-dht': startP2PDht,
 };
 
 export type NodeResult = NodePull & ByteSources;
@@ -53,14 +55,15 @@ export interface ModeContext {
 
 /**
  * How long a mode may take before it is reported as failed instead of hanging: a minute of slack plus a multiple
- * of its physical floor. p2p's floor is S/B; direct and central share one server uplink, so theirs is N·S/B.
+ * of its physical floor. p2p's floor is S/B; direct and central share one server uplink, so theirs is N·S/B, and
+ * so is p2p-dht's when nodes that start together all miss in the DHT and go to the origin.
  */
-export function modeTimeoutSeconds(mode: RunnableMode, nodes: number, idealSeconds: number): number {
+export function modeTimeoutSeconds(mode: ModeName, nodes: number, idealSeconds: number): number {
   return 60 + (mode === 'p2p' ? 10 * idealSeconds : 2 * nodes * idealSeconds);
 }
 
 /** Starts the mode's processes, has every node pull the image at once, measures, and stops everything. */
-export async function runMode(mode: RunnableMode, label: string, ctx: ModeContext): Promise<ModeRun> {
+export async function runMode(mode: ModeName, label: string, ctx: ModeContext): Promise<ModeRun> {
   const scope = new Cleanup();
   const stopScope = ctx.cleanup.add(() => scope.run());
   const timeoutSeconds = modeTimeoutSeconds(mode, ctx.nodes, ctx.image.bytes / ctx.linkRate);

@@ -5,7 +5,7 @@ import type { Cleanup } from '../common/cleanup.ts';
 import { describeMachine } from '../common/machine.ts';
 import { bytesBySourceSvg, completionCdfSvg } from './charts.ts';
 import { pushBenchImage } from './image.ts';
-import type { FanoutOptions, RunnableMode } from './options.ts';
+import type { FanoutOptions, ModeName } from './options.ts';
 import { renderReport } from './report.ts';
 import { buildResults, type FanoutResults } from './results.ts';
 import { modeTimeoutSeconds, runMode, type ModeRun } from './run-mode.ts';
@@ -15,13 +15,14 @@ import { modeTimeoutSeconds, runMode, type ModeRun } from './run-mode.ts';
  * modes so slow drift on the machine does not favour one) and gathers the results.
  */
 export async function runFanoutBench(options: FanoutOptions, cleanup: Cleanup, progress: (line: string) => void): Promise<FanoutResults> {
+  if (options.client !== 'daemon' || options.link !== 'ratelimit') throw new Error('--client containerd and --link netns: not available yet');
   const machine = await describeMachine();
   const origin = await cleanup.start(startRegistry({ accessLog: false }));
   progress(`pushing a ${options.layerSizes.length}-layer image of ${(sum(options.layerSizes) / 1e6).toFixed(1)} MB to the origin ${origin.host}`);
   const image = await pushBenchImage(origin, options.layerSizes);
   const ideal = image.bytes / options.linkRate;
   progress(`S = ${image.bytes} bytes, B = ${options.linkRate} B/s: ideal S/B = ${ideal.toFixed(2)} s`);
-  const runs: Partial<Record<RunnableMode, ModeRun[]>> = {};
+  const runs: Partial<Record<ModeName, ModeRun[]>> = {};
   for (let repetition = 1; repetition <= options.repeat; repetition++) {
     for (const mode of options.modes) {
       const label = options.repeat > 1 ? `${mode} ${repetition}/${options.repeat}` : mode;
