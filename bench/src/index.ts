@@ -6,3 +6,5 @@ export { USAGE as MIRROR_USAGE, UsageError } from './mirror/options.ts';
 export { withCleanup } from './common/with-cleanup.ts';
 export { fanoutCommand } from './fanout/cli.ts';
 export { fanoutOptions, loadFanoutOptions, type FanoutOptions } from './fanout/options.ts';
+export { simCommand, SIM_SUMMARY } from './sim/cli.ts';
+export { simOptions, loadSimOptions, type SimOptions } from './sim/options.ts';

@@ -4,11 +4,11 @@
  */
 import type { NodeResult } from './run-mode.ts';
 
-const WIDTH = 760;
-const HEIGHT = 420;
-const MARGIN = { left: 64, right: 24, top: 40, bottom: 64 };
-const PLOT_W = WIDTH - MARGIN.left - MARGIN.right;
-const PLOT_H = HEIGHT - MARGIN.top - MARGIN.bottom;
+export const WIDTH = 760;
+export const HEIGHT = 420;
+export const MARGIN = { left: 64, right: 24, top: 40, bottom: 64 };
+export const PLOT_W = WIDTH - MARGIN.left - MARGIN.right;
+export const PLOT_H = HEIGHT - MARGIN.top - MARGIN.bottom;
 const FONT = 'font-family="sans-serif" font-size="12"';
 
 const MODE_COLORS: Record<string, string> = { direct: '#d62728', central: '#ff7f0e', p2p: '#1f77b4', 'p2p-dht': '#2ca02c' };
@@ -16,7 +16,7 @@ const SOURCE_COLORS = { origin: '#7f7f7f', seed: '#ff7f0e', peers: '#1f77b4' } a
 const SOURCE_LABELS = { origin: 'origin', seed: 'seed (central: the mirror)', peers: 'other peers' } as const;
 
 /** Fraction of nodes done against time, one step curve per mode; a dashed line at S/B. */
-export function completionCdfSvg(curves: { mode: string; doneSeconds: number[] }[], idealSeconds: number): string {
+export function completionCdfSvg(curves: { mode: string; doneSeconds: number[]; color?: string }[], idealSeconds: number): string {
   const maxSeconds = Math.max(idealSeconds, ...curves.flatMap((c) => c.doneSeconds)) * 1.05;
   const ticks = niceTicks(maxSeconds);
   const xMax = ticks.at(-1)!;
@@ -34,7 +34,7 @@ export function completionCdfSvg(curves: { mode: string; doneSeconds: number[] }
     const n = sorted.length;
     const points = [[0, 0], ...sorted.flatMap((t, k) => [[t, k / n], [t, (k + 1) / n]])];
     const path = points.map(([t, share], k) => `${k === 0 ? 'M' : 'L'}${x(t!).toFixed(1)},${y(share!).toFixed(1)}`).join(' ');
-    const color = MODE_COLORS[curve.mode] ?? '#000';
+    const color = curve.color ?? MODE_COLORS[curve.mode] ?? '#000';
     parts.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="2"/>`);
     parts.push(legendEntry(MARGIN.left + PLOT_W - 110, MARGIN.top + PLOT_H - 20 - 18 * (curves.length - 1 - i), color, curve.mode));
   });
@@ -90,7 +90,7 @@ export function niceTicks(max: number): number[] {
   }
 }
 
-function frame(title: string, xLabel: string, yLabel: string): string[] {
+export function frame(title: string, xLabel: string, yLabel: string): string[] {
   const bottom = MARGIN.top + PLOT_H;
   return [
     `<rect x="0" y="0" width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>`,
@@ -102,7 +102,7 @@ function frame(title: string, xLabel: string, yLabel: string): string[] {
   ];
 }
 
-function tick(axis: 'x' | 'y', at: number, label: string): string {
+export function tick(axis: 'x' | 'y', at: number, label: string): string {
   const bottom = MARGIN.top + PLOT_H;
   if (axis === 'x') {
     return `<line x1="${at.toFixed(1)}" y1="${bottom}" x2="${at.toFixed(1)}" y2="${bottom + 5}" stroke="#000"/><text x="${at.toFixed(1)}" y="${bottom + 18}" text-anchor="middle" ${FONT}>${label}</text>`;
@@ -113,14 +113,14 @@ function tick(axis: 'x' | 'y', at: number, label: string): string {
   );
 }
 
-function legendEntry(x: number, y: number, color: string, label: string): string {
+export function legendEntry(x: number, y: number, color: string, label: string): string {
   return `<rect x="${x}" y="${y - 10}" width="14" height="10" fill="${color}"/><text x="${x + 20}" y="${y}" ${FONT}>${escapeXml(label)}</text>`;
 }
 
-function svg(parts: string[]): string {
+export function svg(parts: string[]): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}">\n${parts.join('\n')}\n</svg>\n`;
 }
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 }

@@ -139,10 +139,10 @@ function renderFailures(modes: [ModeName, ModeResult][]): string[] {
   return ['', '## Failures', ...failed.flatMap(([mode, m]) => m.errors.flatMap((error) => ['', `### ${mode}`, '', '```', error.trimEnd(), '```']))];
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   return [header, header.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
 
-function fixed(value: number, digits: number): string {
+export function fixed(value: number, digits: number): string {
   return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
 }

@@ -7,22 +7,26 @@ import {
   parseBenchArgs,
   renderMarkdown,
   runMirrorBench,
+  SIM_SUMMARY,
+  simCommand,
+  simOptions,
   UsageError,
   withCleanup,
 } from '@flotilla/bench';
 import { ConfigError, didYouMean, renderHelp } from '@flotilla/config';
 import { ExitCode, type Command } from '../command.ts';
 
-const SUBCOMMANDS = ['fanout', 'mirror'];
+const SUBCOMMANDS = ['fanout', 'mirror', 'sim'];
 const FANOUT_SUMMARY = 'N nodes pull one image at once: directly from the origin, through one central pull-through mirror, and over p2p; links emulated.';
 
 /**
- * `flotilla bench fanout|mirror`: benchmarks on real processes on this machine. Not a service: it runs, reports
- * and exits. `--help` lists the fanout flags (the dispatcher renders `options`); mirror's are in its usage text.
+ * `flotilla bench fanout|mirror|sim`: benchmarks on real processes on this machine (sim: in simulated time). Not a
+ * service: it runs, reports and exits. `--help` lists the fanout flags (the dispatcher renders `options`); mirror's
+ * are in its usage text.
  */
 export const benchCommand: Command = {
   name: 'bench',
-  summary: "Benchmarks: 'bench fanout' (N nodes pull one image: direct, central mirror, p2p) and 'bench mirror' (the daemon as a mirror).",
+  summary: "Benchmarks: 'bench fanout' (N nodes pull one image: direct, central mirror, p2p), 'bench mirror' (the daemon as a mirror) and 'bench sim' (the scheduler on simulated time, up to 10,000s of nodes).",
   subcommands: SUBCOMMANDS,
   options: fanoutOptions,
   async run(argv, env) {
@@ -31,11 +35,16 @@ export const benchCommand: Command = {
       process.stdout.write(renderHelp({ usage: 'flotilla bench fanout [options]', summary: FANOUT_SUMMARY, options: fanoutOptions }));
       return ExitCode.ok;
     }
+    if (subcommand === 'sim' && (rest.includes('--help') || rest.includes('-h'))) {
+      process.stdout.write(renderHelp({ usage: 'flotilla bench sim [options]', summary: SIM_SUMMARY, options: simOptions }));
+      return ExitCode.ok;
+    }
     if (subcommand === 'fanout') return fanoutCommand(rest, env);
+    if (subcommand === 'sim') return simCommand(rest, env);
     if (subcommand === 'mirror') return mirrorCommand(rest);
     const hint = subcommand === undefined ? '' : didYouMean(subcommand, SUBCOMMANDS, (s) => `'${s}'`);
     throw new ConfigError(
-      `${subcommand === undefined ? 'missing subcommand' : `unknown subcommand '${subcommand}'${hint}`}: use 'flotilla bench fanout' or 'flotilla bench mirror'\n\n${MIRROR_USAGE}`,
+      `${subcommand === undefined ? 'missing subcommand' : `unknown subcommand '${subcommand}'${hint}`}: use 'flotilla bench fanout', 'flotilla bench mirror' or 'flotilla bench sim'\n\n${MIRROR_USAGE}`,
     );
   },
 };

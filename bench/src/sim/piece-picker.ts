@@ -1,0 +1,53 @@
+/*
+ * The daemon's piece order (daemon/src/swarm/piece-order.ts, WindowThenRarest) in one pass without sorting, for
+ * millions of picks: the reader's next piece and the following window - 1 pieces in order when a daemon parent
+ * holds them, then the rest rarest first (fewest daemon parents holding it), earliest first among equals. Only
+ * pieces in [frontier, end) are looked at: nothing past the known digests is requestable. A test holds it to the
+ * daemon's own class.
+ */
+
+export interface PickView {
+  /** The first piece not yet written. */
+  frontier: number;
+  /** One past the last piece worth looking at. */
+  end: number;
+  window: number;
+  /** Missing, not in flight, and some parent may be asked for it now. */
+  requestable(index: number): boolean;
+  /** How many daemon parents (not the seed) hold the piece. */
+  holders(index: number): number;
+}
+
+/** Up to `count` requestable pieces, most wanted first. */
+export function pickPieces(view: PickView, count: number): number[] {
+  const picked: number[] = [];
+  if (count <= 0) return picked;
+  const { frontier, end } = view;
+  const windowEnd = Math.min(end, frontier + view.window);
+  for (let i = frontier; i < windowEnd && picked.length < count; i++) {
+    if ((i === frontier || view.holders(i) > 0) && view.requestable(i)) picked.push(i);
+  }
+  if (picked.length === count) return picked;
+  const want = count - picked.length;
+  // buckets[h]: the first `want` requestable pieces held by h daemon parents, in index order.
+  const buckets: number[][] = [];
+  let bestFull = Number.POSITIVE_INFINITY;
+  for (let i = frontier; i < end; i++) {
+    if (i < windowEnd && picked.includes(i)) continue;
+    const h = view.holders(i);
+    // A bucket at or above a full lower one can contribute nothing.
+    if (h >= bestFull) continue;
+    if (!view.requestable(i)) continue;
+    const bucket = (buckets[h] ??= []);
+    bucket.push(i);
+    if (bucket.length === want) bestFull = h;
+  }
+  for (const bucket of buckets) {
+    if (!bucket) continue;
+    for (const index of bucket) {
+      if (picked.length === count) return picked;
+      picked.push(index);
+    }
+  }
+  return picked;
+}

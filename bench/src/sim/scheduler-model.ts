@@ -1,0 +1,140 @@
+/*
+ * One scheduler, driven on simulated time: the real host registry, task table, penalty box and load-aware parent
+ * policy of scheduler/src, asked the same questions SchedService asks them on a `task` call (join, choose K
+ * parents, set them as the child's load) and on a `report` call (record pieces, hand out new piece digests, new
+ * parents when the child has fewer than K or one went bad). What is left out: the libp2p transport, meta signing,
+ * the holdings of a restarted scheduler. Time spent inside these calls is measured as the scheduler's CPU time.
+ */
+import { HostRegistry } from '../../../scheduler/src/hosts.ts';
+import { excludedParents, parentCandidates, parentsWentBad, type SeedParent } from '../../../scheduler/src/parents/candidates.ts';
+import { LoadAwarePolicy } from '../../../scheduler/src/parents/load-aware.ts';
+import { PenaltyBox } from '../../../scheduler/src/parents/penalties.ts';
+import type { Task, TaskMetaState, TaskPeer } from '../../../scheduler/src/tasks.ts';
+import { TaskTable } from '../../../scheduler/src/tasks.ts';
+
+/** The scheduler's default --host-ttl: every simulated daemon calls far more often. */
+const HOST_TTL_MS = 30_000;
+/** A simulated daemon's listen address: the scheduler only checks that it has one. */
+const ADDRESSES = ['/ip4/10.0.0.1/tcp/65001'];
+
+/** What a daemon learns from a scheduler's answer. */
+export interface SchedulerAnswer {
+  /** Piece digests known so far: pieces [0, known) may be fetched. */
+  known: number;
+  /** Parents handed out, when they changed (peer ids). */
+  parents?: string[];
+}
+
+export interface SchedulerModelOptions {
+  /** The scheduler's own peer id: its seed's identity as a parent. */
+  peerId: string;
+  /** --parents. */
+  k: number;
+  /** --upload-slots of the seed. */
+  seedUploadSlots: number;
+}
+
+export class SchedulerModel {
+  readonly peerId: string;
+  readonly hosts = new HostRegistry(HOST_TTL_MS);
+  readonly tasks = new TaskTable();
+  readonly penalties = new PenaltyBox();
+  readonly #policy = new LoadAwarePolicy();
+  readonly #o: SchedulerModelOptions;
+  /** Pieces of each task on the seed's disk, set by the simulated seed. */
+  readonly #seedReady = new Map<string, () => number>();
+  /** Milliseconds of real CPU time spent inside scheduler code. */
+  cpuMs = 0;
+  calls = 0;
+
+  constructor(options: SchedulerModelOptions) {
+    this.#o = options;
+    this.peerId = options.peerId;
+  }
+
+  register(peerId: string, uploadSlots: number, now: number): void {
+    this.#timed(() => this.hosts.register(peerId, { addresses: ADDRESSES, uploadSlots }, now));
+  }
+
+  /** The seed has started on a blob: its task exists from now on, its pieces readable through `piecesReady`. */
+  seedStarted(meta: TaskMetaState, piecesReady: () => number, now: number): void {
+    this.#seedReady.set(meta.digest, piecesReady);
+    this.#timed(() => this.tasks.create(meta, { registry: 'origin.sim', repository: 'sim/image' }, now));
+  }
+
+  /** A daemon's `task` call: joined, K parents chosen and counted as its load on them. */
+  task(digest: string, peerId: string, now: number): SchedulerAnswer {
+    return this.#timed(() => {
+      this.hosts.touch(peerId, now);
+      const task = this.#task(digest);
+      const peer = this.tasks.join(task, peerId, now);
+      const parents = this.#choose(task, peer, now);
+      this.tasks.setParents(peer, parents);
+      const known = this.#ready(digest);
+      peer.digestsSent = known;
+      return { known, parents };
+    });
+  }
+
+  /** A daemon's `report` call: its finished pieces, the digests it has not been sent, new parents if due. */
+  report(digest: string, peerId: string, finished: readonly number[], failed: number, now: number): SchedulerAnswer {
+    return this.#timed(() => {
+      this.hosts.touch(peerId, now);
+      const task = this.#task(digest);
+      const peer = this.tasks.join(task, peerId, now);
+      this.tasks.addPieces(task, peer, finished, now);
+      task.failedPieces += failed;
+      const known = this.#ready(digest);
+      peer.digestsSent = Math.max(peer.digestsSent, known);
+      const answer: SchedulerAnswer = { known };
+      if (peer.finishedAt === undefined) {
+        const parents = this.#refreshed(task, peer, now);
+        if (parents) answer.parents = parents;
+      }
+      return answer;
+    });
+  }
+
+  /** New parents when a current one went bad, or when more than the child has became available; else undefined. */
+  #refreshed(task: Task, peer: TaskPeer, now: number): string[] | undefined {
+    const wentBad = parentsWentBad(task, peer, this.hosts, this.peerId, now);
+    if (!wentBad && peer.parents.length >= this.#o.k) return undefined;
+    const chosen = this.#choose(task, peer, now);
+    if (chosen.length === 0 || (!wentBad && chosen.length <= peer.parents.length)) return undefined;
+    this.tasks.setParents(peer, chosen);
+    return chosen;
+  }
+
+  #choose(task: Task, peer: TaskPeer, now: number): string[] {
+    const seed: SeedParent = { peerId: this.peerId, piecesReady: this.#ready(task.meta.digest), uploadSlots: this.#o.seedUploadSlots, hasBytes: true };
+    const candidates = parentCandidates(this, task, seed, peer, now);
+    const chosen = this.#policy.choose({
+      requester: peer.peerId,
+      pieceCount: task.meta.pieceCount,
+      k: this.#o.k,
+      candidates,
+      exclude: excludedParents(task, peer),
+    });
+    return chosen.map((c) => c.peerId);
+  }
+
+  #task(digest: string): Task {
+    const task = this.tasks.get(digest);
+    if (!task) throw new Error(`the simulated scheduler ${this.peerId} has no task ${digest}`);
+    return task;
+  }
+
+  #ready(digest: string): number {
+    return this.#seedReady.get(digest)?.() ?? 0;
+  }
+
+  #timed<T>(work: () => T): T {
+    const started = performance.now();
+    try {
+      return work();
+    } finally {
+      this.cpuMs += performance.now() - started;
+      this.calls++;
+    }
+  }
+}
