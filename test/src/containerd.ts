@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runChecked, runCommand, type CommandResult } from './command.ts';
-import { startService, waitFor, type Service } from './process.ts';
+import { prefixedCommand, startService, waitFor, type Service } from './process.ts';
 
 /** A private containerd daemon with its own root, state and socket in a temp dir. */
 export interface Containerd {
@@ -39,8 +39,13 @@ const DISABLED_PLUGINS = [
 /** The namespace test fetches go to. */
 const NAMESPACE = 'test';
 
+export interface ContainerdOptions {
+  /** Run containerd through this prefix, e.g. `ip netns exec NS`: its registry traffic then leaves from there. */
+  commandPrefix?: string[];
+}
+
 /** Starts containerd on a temp dir and waits until `ctr version` reaches it. */
-export async function startContainerd(): Promise<Containerd> {
+export async function startContainerd(options: ContainerdOptions = {}): Promise<Containerd> {
   const dir = await mkdtemp(join(tmpdir(), 'flotilla-containerd-'));
   const address = join(dir, 'containerd.sock');
   const root = join(dir, 'root');
@@ -59,7 +64,8 @@ export async function startContainerd(): Promise<Containerd> {
   ].join('\n');
   const configPath = join(dir, 'config.toml');
   await writeFile(configPath, config);
-  const { service } = await startService('containerd', ['--config', configPath]);
+  const { command, args } = prefixedCommand(options.commandPrefix, 'containerd', ['--config', configPath]);
+  const { service } = await startService(command, args);
   try {
     await waitFor(async () => (await runCommand('ctr', ['--address', address, 'version'], { timeoutMs: 5_000 })).code === 0, 20_000);
   } catch (err) {
@@ -87,6 +93,8 @@ export interface CtrFetchOptions {
   platform?: string;
   allPlatforms?: boolean;
   timeoutMs?: number;
+  /** Run ctr through this prefix, e.g. `ip netns exec NS`: ctr itself makes the registry requests, not containerd. */
+  commandPrefix?: string[];
 }
 
 /** `ctr content fetch REF` into the test namespace; resolves with the outcome, never throws on failure. */
@@ -96,7 +104,8 @@ export function ctrFetch(containerd: Containerd, ref: string, options: CtrFetchO
   if (options.platform) args.push('--platform', options.platform);
   if (options.allPlatforms) args.push('--all-platforms');
   args.push(ref);
-  return runCommand('ctr', args, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+  const command = prefixedCommand(options.commandPrefix, 'ctr', args);
+  return runCommand(command.command, command.args, options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
 }
 
 /** The bytes containerd stored for a digest (`ctr content get`); throws when it has none. */

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { flotillaCommand } from './cli.ts';
-import { startService, type Service } from './process.ts';
+import { prefixedCommand, startService, type Service } from './process.ts';
 
 /** One JSON log line of the daemon (pino); request lines carry method, path, ns, digest, status, bytes, source, duration_ms. */
 export type DaemonLogLine = Record<string, unknown> & { msg?: string };
@@ -14,6 +14,8 @@ export interface DaemonOptions {
   /** Reuse a data dir (e.g. to restart on it); otherwise a temp dir is made and removed on stop(). */
   dataDir?: string;
   readyTimeoutMs?: number;
+  /** Run the daemon through this prefix, e.g. `ip netns exec NS` (its 127.0.0.1 is then the namespace's). */
+  commandPrefix?: string[];
 }
 
 export interface FlotillaDaemon {
@@ -36,7 +38,8 @@ export async function startFlotillaDaemon(options: DaemonOptions = {}): Promise<
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'flotilla-daemon-')));
   const { command, args } = flotillaCommand(['daemon', '--mirror-listen', '127.0.0.1:0', '--data-dir', dataDir, ...(options.args ?? [])]);
-  const { service, match } = await startService(command, args, {
+  const prefixed = prefixedCommand(options.commandPrefix, command, args);
+  const { service, match } = await startService(prefixed.command, prefixed.args, {
     ready: /^.*"msg":"mirror listening".*$/m,
     readyTimeoutMs: options.readyTimeoutMs ?? 20_000,
     env: { ...process.env, ...options.env },

@@ -90,6 +90,15 @@ export async function startService(
   }
 }
 
+/**
+ * `command args` run through a prefix such as `ip netns exec NS` (which execs, so the pid and signals are the
+ * command's own); no prefix: the command as it is.
+ */
+export function prefixedCommand(prefix: readonly string[] | undefined, command: string, args: string[]): { command: string; args: string[] } {
+  const [first, ...rest] = [...(prefix ?? []), command, ...args];
+  return { command: first!, args: rest };
+}
+
 /** Stops every service still running (afterAll safety net). */
 export async function stopAllServices(): Promise<void> {
   await Promise.all([...running].map((s) => s.stop()));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digestOf, MediaType } from '@flotilla/oci';
 import { runChecked } from './command.ts';
-import { startService, type Service } from './process.ts';
+import { prefixedCommand, startService, type Service } from './process.ts';
 
 /** A running docker-registry (CNCF distribution 2.8) on 127.0.0.1. */
 export interface Registry {
@@ -31,6 +31,8 @@ export interface RegistryOptions {
   root?: string;
   /** The combined access log, which registryRequests() reads (default true). */
   accessLog?: boolean;
+  /** Run the registry through this prefix, e.g. `ip netns exec NS` (its 127.0.0.1 is then the namespace's). */
+  commandPrefix?: string[];
 }
 
 /** One request the registry answered, from its access log. */
@@ -60,7 +62,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
   // YAML is a superset of JSON, so the config needs no YAML writer.
   await writeFile(configPath, JSON.stringify(config, null, 2));
 
-  const { service, match } = await startService('docker-registry', ['serve', configPath], {
+  const { command, args } = prefixedCommand(options.commandPrefix, 'docker-registry', ['serve', configPath]);
+  const { service, match } = await startService(command, args, {
     ready: /listening on 127\.0\.0\.1:(\d+)/,
   });
   const host = `127.0.0.1:${match![1]}`;
