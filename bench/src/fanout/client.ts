@@ -5,8 +5,28 @@ import type { BenchImage } from './image.ts';
 
 /** Where one node's client pulls from: the origin or central mirror through its link, or its own daemon. */
 export interface NodeEndpoint {
-  manifestUrl(reference: string): string;
-  blobUrl(digest: string): string;
+  /** HOST:PORT the client connects to, as the node sees it. */
+  host: string;
+  /** The registry the image reference names; requests to another host carry it as `?ns=` (containerd's mirror convention). */
+  registry: string;
+  repository: string;
+}
+
+/** An endpoint at `host` for an image of `registry` (default: the host itself). */
+export function registryEndpoint(host: string, repository: string, registry = host): NodeEndpoint {
+  return { host, registry, repository };
+}
+
+export function manifestUrl(endpoint: NodeEndpoint, reference: string): string {
+  return `http://${endpoint.host}/v2/${endpoint.repository}/manifests/${reference}${nsQuery(endpoint)}`;
+}
+
+export function blobUrl(endpoint: NodeEndpoint, digest: string): string {
+  return `http://${endpoint.host}/v2/${endpoint.repository}/blobs/${digest}${nsQuery(endpoint)}`;
+}
+
+function nsQuery(endpoint: NodeEndpoint): string {
+  return endpoint.registry === endpoint.host ? '' : `?ns=${encodeURIComponent(endpoint.registry)}`;
 }
 
 /** One node's pull, in seconds since the common start. */
@@ -40,14 +60,14 @@ const CONCURRENT_BLOBS = 3;
 export async function pullImage(endpoint: NodeEndpoint, image: BenchImage, options: PullOptions): Promise<NodePull> {
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENT_BLOBS });
   try {
-    const manifest = await getBody(agent, endpoint.manifestUrl(image.tag), options.signal, { accept: DEFAULT_MANIFEST_ACCEPT });
+    const manifest = await getBody(agent, manifestUrl(endpoint, image.tag), options.signal, { accept: DEFAULT_MANIFEST_ACCEPT });
     checkDigest(`manifest ${image.repository}:${image.tag}`, manifest, image.manifestDigest, image.manifestSize);
     let firstByteAt: number | undefined;
     const queue = [...image.blobs];
     const worker = async () => {
       for (let blob = queue.shift(); blob; blob = queue.shift()) {
         const isLayer = blob.kind === 'layer';
-        await getVerifiedBlob(agent, endpoint.blobUrl(blob.digest), blob, options.signal, (bytes) => {
+        await getVerifiedBlob(agent, blobUrl(endpoint, blob.digest), blob, options.signal, (bytes) => {
           if (isLayer) firstByteAt ??= performance.now();
           options.onBytes(bytes);
         });

@@ -1,5 +1,9 @@
+import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { cpuSeconds, machineCpuTicks } from '../common/proc.ts';
+
+/** Clock ticks per second of /proc times (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
 
 /** Above this share of all cores busy, the run measured the CPU rather than the emulated links. */
 export const SATURATED_SHARE = 0.9;
@@ -7,7 +11,7 @@ export const SATURATED_SHARE = 0.9;
 /** CPU use during one timed run. */
 export interface CpuUse {
   wallSeconds: number;
-  /** Per role (origin, daemons, clients, ...): CPU seconds of all its processes, and ÷ wall = cores kept busy. */
+  /** Per role (origin, daemons, bench process, ...): CPU seconds of all its processes, and ÷ wall = cores kept busy. */
   roles: Record<string, { cpuSeconds: number; cores: number }>;
   /** Cores the bench's own processes (every role) kept busy together. */
   benchCores: number;
@@ -38,11 +42,20 @@ export async function waitForQuietMachine(share: number, maxMs: number): Promise
   return busy;
 }
 
-/** Starts measuring; `clients` is this process, which runs the pulling clients. */
-export async function startCpuMeter(roles: Record<string, number[]>, busyBeforeStart: number): Promise<{ stop(): Promise<CpuUse> }> {
+/**
+ * Starts measuring; `bench process` is this process (under --client daemon and --link ratelimit, every node's
+ * client). `finishedChildrenRole` names the short-lived commands this process runs during the pull (ctr): their CPU
+ * time is counted once they have exited and been waited for.
+ */
+export async function startCpuMeter(
+  roles: Record<string, number[]>,
+  busyBeforeStart: number,
+  finishedChildrenRole?: string,
+): Promise<{ stop(): Promise<CpuUse> }> {
   const read = async () => ({
     at: performance.now(),
     self: process.cpuUsage(),
+    children: await finishedChildrenCpuSeconds(),
     machine: await machineCpuTicks(),
     roles: Object.fromEntries(
       await Promise.all(Object.entries(roles).map(async ([role, pids]) => [role, await sumCpuSeconds(pids)] as const)),
@@ -58,7 +71,8 @@ export async function startCpuMeter(roles: Record<string, number[]>, busyBeforeS
       const machineBusy = (after.machine.busy - before.machine.busy) / Math.max(1, after.machine.total - before.machine.total);
       const used = {
         ...Object.fromEntries(Object.keys(roles).map((role) => [role, use((after.roles[role] ?? 0) - (before.roles[role] ?? 0))])),
-        clients: use(selfSeconds),
+        'bench process': use(selfSeconds),
+        ...(finishedChildrenRole === undefined ? {} : { [finishedChildrenRole]: use(after.children - before.children) }),
       };
       return {
         wallSeconds,
@@ -71,6 +85,13 @@ export async function startCpuMeter(roles: Record<string, number[]>, busyBeforeS
       };
     },
   };
+}
+
+/** cutime + cstime of this process (fields 16 and 17 of /proc/self/stat): CPU of children that exited and were waited for. */
+async function finishedChildrenCpuSeconds(): Promise<number> {
+  const stat = await readFile('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[16 - 3]) + Number(fields[17 - 3])) / CLOCK_TICKS;
 }
 
 async function sumCpuSeconds(pids: number[]): Promise<number> {

@@ -1,47 +1,42 @@
-import { startThrottleProxyProcess } from './throttle-proxy-process.ts';
+import { registryEndpoint } from './client.ts';
 import { daemonSources, inBatches, STARTING_AT_ONCE, startSwarmDaemon, waitForLog, type SwarmDaemon } from './swarm-daemons.ts';
-import { pidOf, registryEndpoint, type Topology, type TopologyContext } from './topology.ts';
+import { pidOf, type Topology, type TopologyContext } from './topology.ts';
 
 /**
  * p2p-dht: origin + N daemons, no scheduler and so no seed. Each daemon joins the daemons' private DHT through one
  * or two daemons already running (daemon 0, and the last one of the previous start batch); a miss looks for
- * providers there for --dht-lookup-timeout and otherwise goes to the origin. Links as in p2p: the origin's uplink is
- * the throttle proxy's bucket, every daemon keeps to the link rate with its own --upload-rate / --download-rate.
+ * providers there for --dht-lookup-timeout and otherwise goes to the origin. Links as in p2p.
  */
 export async function startP2PDht(ctx: TopologyContext): Promise<Topology> {
-  const { scope, origin, image, nodes, linkRate } = ctx;
-  const originProxy = await scope.start(startThrottleProxyProcess({ target: origin.host, egressRate: linkRate, linkRates: [0] }));
-  const originHost = originProxy.linkHosts[0]!;
-  const daemonArgs = [
-    '--p2p-listen', '/ip4/127.0.0.1/tcp/0',
-    '--insecure-registry', originHost,
-    '--upload-rate', String(linkRate),
-    '--download-rate', String(linkRate),
-  ];
-  const first = await startSwarmDaemon(scope, daemonArgs);
+  const { scope, origin, image, nodes, link } = ctx;
+  const originLink = await link.startUplink(scope, { host: 'origin', target: origin.host, nodeLinks: 0 });
+  const originHost = originLink.hostFor();
+  const startDaemon = (index: number, bootstrap: string[]) => {
+    const node = link.node(index);
+    const args = ['--p2p-listen', `/ip4/${node.ip}/tcp/0`, '--insecure-registry', originHost, ...link.rateFlags];
+    return startSwarmDaemon(scope, [...args, ...bootstrap.flatMap((address) => ['--bootstrap', address])], node.commandPrefix);
+  };
+  const first = await startDaemon(0, []);
   const daemons: SwarmDaemon[] = [first];
   while (daemons.length < nodes) {
-    const bootstrap = [...new Set([first.p2pAddress, daemons.at(-1)!.p2pAddress])].flatMap((address) => ['--bootstrap', address]);
-    const batch = await inBatches(Math.min(STARTING_AT_ONCE, nodes - daemons.length), STARTING_AT_ONCE, () =>
-      startSwarmDaemon(scope, [...daemonArgs, ...bootstrap]),
-    );
-    daemons.push(...batch);
+    const bootstrap = [...new Set([first.p2pAddress, daemons.at(-1)!.p2pAddress])];
+    const started = daemons.length;
+    daemons.push(...(await inBatches(Math.min(STARTING_AT_ONCE, nodes - started), STARTING_AT_ONCE, (k) => startDaemon(started + k, bootstrap))));
   }
   // Until its DHT has found peers a daemon's lookups find nothing: a run must not start before that.
   if (nodes > 1) await Promise.all(daemons.map((daemon) => waitForLog(daemon, 'dht ready')));
-  const ns = `?ns=${encodeURIComponent(originHost)}`;
   return {
-    endpoints: daemons.map((daemon) => registryEndpoint(daemon.url, image.repository, ns)),
+    endpoints: daemons.map((daemon) => registryEndpoint(daemon.host, image.repository, originHost)),
     roles: {
       origin: [pidOf(origin.service, 'origin')],
-      'throttle proxy': [pidOf(originProxy.service, 'throttle proxy')],
+      [link.proxyRole]: [pidOf(originLink.service, link.proxyRole)],
       daemons: daemons.map((daemon) => pidOf(daemon.service, 'daemon')),
     },
-    originEgressBytes: async () => (await originProxy.stats()).egressBytes,
+    originEgressBytes: originLink.egressBytes,
     sources: (index) => daemonSources(daemons[index]!, image),
     services: {
       origin: origin.service,
-      'origin-proxy': originProxy.service,
+      'origin-proxy': originLink.service,
       ...Object.fromEntries(daemons.map((daemon, i) => [`daemon-${i}`, daemon.service])),
     },
   };

@@ -129,7 +129,7 @@ function renderCpu(modes: [ModeName, ModeResult][]): string[] {
       ]),
     ),
     '',
-    '"clients" is the bench process itself: the HTTP clients of every node, their sha256 checks and this display. Machine busy counts every process on the machine (/proc/stat), other work included: it decides "saturated". Each mode starts after a second with < 30 % busy (waiting at most 15 s); the last column shows that second.',
+    '"bench process" is this process: with --client daemon and --link ratelimit it runs every node\'s HTTP client and its sha256 checks, otherwise little more than this display ("client processes" or "containerd" are then the clients). Machine busy counts every process on the machine (/proc/stat), other work and the kernel\'s packet shaping included: it decides "saturated". Each mode starts after a second with < 30 % busy (waiting at most 15 s); the last column shows that second.',
   ];
 }
 

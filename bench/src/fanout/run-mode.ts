@@ -4,10 +4,12 @@ import type { Registry } from '@flotilla/test';
 import { Cleanup } from '../common/cleanup.ts';
 import { percentile } from '../common/stats.ts';
 import { startCentral, startDirect } from './baseline-modes.ts';
-import { pullImage, type NodePull } from './client.ts';
+import type { NodePull } from './client.ts';
 import { startCpuMeter, waitForQuietMachine, type CpuUse } from './cpu.ts';
 import type { BenchImage } from './image.ts';
-import type { ModeName } from './options.ts';
+import type { LinkEmulation } from './links.ts';
+import { startNodeClients, type NodeClients } from './node-clients.ts';
+import type { ClientKind, ModeName } from './options.ts';
 import { startP2PDht } from './p2p-dht-mode.ts';
 import { startP2P } from './p2p-mode.ts';
 import { startProgress } from './progress.ts';
@@ -49,6 +51,8 @@ export interface ModeContext {
   image: BenchImage;
   nodes: number;
   linkRate: number;
+  link: LinkEmulation;
+  client: ClientKind;
   /** Where every server's output is saved (`daemon-3.log`), for reading after the run. */
   logDir: string;
 }
@@ -69,13 +73,17 @@ export async function runMode(mode: ModeName, label: string, ctx: ModeContext): 
   const timeoutSeconds = modeTimeoutSeconds(mode, ctx.nodes, ctx.image.bytes / ctx.linkRate);
   try {
     let topology: Topology;
+    let clients: NodeClients;
     try {
-      topology = await START[mode]({ scope, origin: ctx.origin, image: ctx.image, nodes: ctx.nodes, linkRate: ctx.linkRate });
+      const started = await START[mode]({ scope, origin: ctx.origin, image: ctx.image, nodes: ctx.nodes, link: ctx.link });
+      clients = await startNodeClients(ctx.client, { scope, link: ctx.link, image: ctx.image, endpoints: started.endpoints });
+      // The clients' processes are measured and logged with the servers'.
+      topology = { ...started, roles: { ...started.roles, ...clients.roles }, services: { ...started.services, ...clients.services } };
     } catch (err) {
       return failedRun(`could not start the ${mode} setup: ${(err as Error).message}`, { timeoutSeconds, originEgressBytes: 0 });
     }
     try {
-      return await measure(topology, timeoutSeconds, label, ctx);
+      return await measure(topology, clients, timeoutSeconds, label, ctx);
     } finally {
       await saveOutputs(topology, ctx.logDir);
     }
@@ -84,7 +92,7 @@ export async function runMode(mode: ModeName, label: string, ctx: ModeContext): 
   }
 }
 
-async function measure(topology: Topology, timeoutSeconds: number, label: string, ctx: ModeContext): Promise<ModeRun> {
+async function measure(topology: Topology, clients: NodeClients, timeoutSeconds: number, label: string, ctx: ModeContext): Promise<ModeRun> {
   const abort = new AbortController();
   let failure: Error | undefined;
   const fail = (err: Error) => {
@@ -93,14 +101,14 @@ async function measure(topology: Topology, timeoutSeconds: number, label: string
   };
   const state = { receivedBytes: 0, nodesDone: 0, originBytes: 0 };
   const busyBeforeStart = await waitForQuietMachine(QUIET_SHARE, QUIET_WAIT_MS);
-  const meter = await startCpuMeter(topology.roles, busyBeforeStart);
+  const meter = await startCpuMeter(topology.roles, busyBeforeStart, clients.finishedChildrenRole);
   const progress = startProgress(label, { nodes: ctx.nodes, bytes: ctx.nodes * ctx.image.bytes }, state, topology.originEgressBytes);
   const timer = setTimeout(() => fail(new Error(`timed out after ${timeoutSeconds.toFixed(0)} s`)), timeoutSeconds * 1000);
   const startedAt = performance.now();
   const pulls = await Promise.allSettled(
-    topology.endpoints.map(async (endpoint, index) => {
+    topology.endpoints.map(async (_, index) => {
       try {
-        const pull = await pullImage(endpoint, ctx.image, {
+        const pull = await clients.pull(index, {
           startedAt,
           signal: abort.signal,
           onBytes: (bytes) => (state.receivedBytes += bytes),

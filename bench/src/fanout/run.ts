@@ -4,6 +4,7 @@ import { startRegistry } from '@flotilla/test';
 import type { Cleanup } from '../common/cleanup.ts';
 import { describeMachine } from '../common/machine.ts';
 import { bytesBySourceSvg, completionCdfSvg } from './charts.ts';
+import { startLinkEmulation } from './links.ts';
 import { pushBenchImage } from './image.ts';
 import type { FanoutOptions, ModeName } from './options.ts';
 import { renderReport } from './report.ts';
@@ -15,8 +16,9 @@ import { modeTimeoutSeconds, runMode, type ModeRun } from './run-mode.ts';
  * modes so slow drift on the machine does not favour one) and gathers the results.
  */
 export async function runFanoutBench(options: FanoutOptions, cleanup: Cleanup, progress: (line: string) => void): Promise<FanoutResults> {
-  if (options.client !== 'daemon' || options.link !== 'ratelimit') throw new Error('--client containerd and --link netns: not available yet');
   const machine = await describeMachine();
+  const link = await startLinkEmulation(options, cleanup);
+  if (link.kind === 'netns') progress(`network: the origin on ${link.origin.ip}, the seed on ${link.seed.ip}, nodes from ${link.node(0).ip}, each in its own namespace, shaped by tc`);
   const origin = await cleanup.start(startRegistry({ accessLog: false }));
   progress(`pushing a ${options.layerSizes.length}-layer image of ${(sum(options.layerSizes) / 1e6).toFixed(1)} MB to the origin ${origin.host}`);
   const image = await pushBenchImage(origin, options.layerSizes);
@@ -28,7 +30,7 @@ export async function runFanoutBench(options: FanoutOptions, cleanup: Cleanup, p
       const label = options.repeat > 1 ? `${mode} ${repetition}/${options.repeat}` : mode;
       progress(`${label}: starting ${options.nodes} nodes (fails after ${modeTimeoutSeconds(mode, options.nodes, ideal).toFixed(0)} s)`);
       const logDir = join(options.outDir, 'logs', options.repeat > 1 ? `${mode}-${repetition}` : mode);
-      const run = await runMode(mode, label, { cleanup, origin, image, nodes: options.nodes, linkRate: options.linkRate, logDir });
+      const run = await runMode(mode, label, { cleanup, origin, image, nodes: options.nodes, linkRate: options.linkRate, link, client: options.client, logDir });
       progress(
         run.ok
           ? `${label}: every node done in ${run.allDoneSeconds.toFixed(2)} s (${(run.allDoneSeconds / ideal).toFixed(2)}× S/B), origin sent ${(run.originEgressBytes / image.bytes).toFixed(3)}× S`

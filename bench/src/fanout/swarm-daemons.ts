@@ -14,9 +14,9 @@ export interface SwarmDaemon extends FlotillaDaemon {
   p2pAddress: string;
 }
 
-/** Starts one daemon on the scope; `ready` waits for whatever the mode needs of it (registration, an address). */
-export async function startSwarmDaemon(scope: Cleanup, args: string[]): Promise<SwarmDaemon> {
-  const daemon = await scope.start(startFlotillaDaemon({ args, readyTimeoutMs: READY_TIMEOUT_MS }));
+/** Starts one daemon on the scope, run through `commandPrefix` (its node's namespace under --link netns). */
+export async function startSwarmDaemon(scope: Cleanup, args: string[], commandPrefix: string[] = []): Promise<SwarmDaemon> {
+  const daemon = await scope.start(startFlotillaDaemon({ args, readyTimeoutMs: READY_TIMEOUT_MS, commandPrefix }));
   const line = await waitFor(() => daemon.logs().find((l) => l.msg === 'p2p listening'), READY_TIMEOUT_MS).catch(() => {
     throw new Error(`daemon ${daemon.host} logged no "p2p listening" line:\n${outputTail('daemon', daemon.service, 8)}`);
   });

@@ -13,8 +13,10 @@ const control = createServer((req, res) => {
   if (req.url !== '/stats') return res.writeHead(404).end();
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(proxy.stats()));
 });
-await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
-const controlHost = `127.0.0.1:${(control.address() as AddressInfo).port}`;
+// The control listener shares the links' address: in a network namespace the bench reaches it over the bridge.
+const listenHost = options.listenHost ?? '127.0.0.1';
+await new Promise<void>((resolve) => control.listen(0, listenHost, resolve));
+const controlHost = `${listenHost}:${(control.address() as AddressInfo).port}`;
 process.stdout.write(`${JSON.stringify({ msg: 'throttle proxy listening', links: proxy.linkHosts, control: controlHost })}\n`);
 
 const stop = () => {

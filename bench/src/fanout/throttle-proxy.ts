@@ -17,6 +17,8 @@ export interface ThrottleProxyOptions {
   egressRate: number;
   /** Bytes per second of each client link; one listener per entry (0 = unlimited). */
   linkRates: number[];
+  /** Address the listeners bind (default 127.0.0.1; a network namespace's own address under --link netns). */
+  listenHost?: string;
 }
 
 /** Body bytes sent so far. */
@@ -26,7 +28,7 @@ export interface ThrottleStats {
 }
 
 export interface ThrottleProxy {
-  /** `127.0.0.1:PORT` of each listener, in `linkRates` order. */
+  /** `HOST:PORT` of each listener, in `linkRates` order. */
   linkHosts: string[];
   stats(): ThrottleStats;
   close(): Promise<void>;
@@ -34,6 +36,7 @@ export interface ThrottleProxy {
 
 export async function startThrottleProxy(options: ThrottleProxyOptions): Promise<ThrottleProxy> {
   const [targetHost, targetPort] = splitHostPort(options.target);
+  const listenHost = options.listenHost ?? '127.0.0.1';
   const egress = new TokenBucket(options.egressRate);
   const agent = new Agent({ keepAlive: true });
   const stats: ThrottleStats = { egressBytes: 0 };
@@ -48,7 +51,7 @@ export async function startThrottleProxy(options: ThrottleProxyOptions): Promise
       servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(0, '127.0.0.1', resolve);
+        server.listen(0, listenHost, resolve);
       });
     }
   } catch (err) {
@@ -56,7 +59,7 @@ export async function startThrottleProxy(options: ThrottleProxyOptions): Promise
     throw err;
   }
   return {
-    linkHosts: servers.map((server) => `127.0.0.1:${(server.address() as AddressInfo).port}`),
+    linkHosts: servers.map((server) => `${listenHost}:${(server.address() as AddressInfo).port}`),
     stats: () => ({ ...stats }),
     close: () => closeAll(servers, agent),
   };

@@ -2,6 +2,7 @@ import type { Cleanup } from '../common/cleanup.ts';
 import type { Registry } from '@flotilla/test';
 import type { NodeEndpoint } from './client.ts';
 import type { BenchImage } from './image.ts';
+import type { LinkEmulation } from './links.ts';
 
 /** Where one node's blob bytes came from. In central mode "seed" is the central mirror. */
 export interface ByteSources {
@@ -30,16 +31,8 @@ export interface TopologyContext {
   origin: Registry;
   image: BenchImage;
   nodes: number;
-  /** Bytes per second of every link. */
-  linkRate: number;
-}
-
-/** Blob and manifest URLs of a registry-like endpoint at `base` (`http://HOST:PORT`), with an optional query. */
-export function registryEndpoint(base: string, repository: string, query = ''): NodeEndpoint {
-  return {
-    manifestUrl: (reference) => `${base}/v2/${repository}/manifests/${reference}${query}`,
-    blobUrl: (digest) => `${base}/v2/${repository}/blobs/${digest}${query}`,
-  };
+  /** Where every host runs and how its links are emulated. */
+  link: LinkEmulation;
 }
 
 /** The pid of a started child process. */
