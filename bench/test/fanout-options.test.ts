@@ -51,6 +51,7 @@ describe('fanout flags', () => {
     expect(error('--link', 'netns', '--latency', 'soon')).toContain('--latency');
     expect(error('--link', 'netns', '--loss', '101%')).toContain('--loss');
     expect(error('--link', 'netns', '--loss', '-1')).toContain('--loss');
+    expect(error('--client', 'containerd', '--nodes', '51')).toMatch(/--nodes 51 with --client containerd: at most 50/);
   });
 
   test('latency and loss without --link netns are refused: token buckets cannot delay or drop', () => {

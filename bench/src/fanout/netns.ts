@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigError } from '@flotilla/config';
 import { runChecked, runCommand } from '@flotilla/test';
 
 /**
@@ -56,9 +57,12 @@ export interface NetnsNetwork {
   remove(): Promise<void>;
 }
 
-/** Creates the network; on any failure removes what it made and throws with tc's or ip's message. */
+/**
+ * Creates the network; on any failure removes what it made and throws with tc's or ip's message (a ConfigError
+ * naming the flag when this machine cannot do what the flags ask).
+ */
 export async function createNetnsNetwork(options: NetnsOptions): Promise<NetnsNetwork> {
-  if (process.getuid?.() !== 0) throw new Error('--link netns needs root (network namespaces, veth, tc)');
+  if (process.getuid?.() !== 0) throw new ConfigError('--link netns needs root (network namespaces, veth pairs, tc)');
   await removeStaleNetworks();
   const pid = process.pid;
   const subnet = await freeSubnet(pid);
@@ -189,8 +193,8 @@ async function batch(dir: string, tool: 'ip' | 'tc', args: string[], commands: s
 }
 
 function explainMissingNetem(err: Error, options: NetnsOptions): Error {
-  if (options.latencyMs && /netem|qdisc kind is unknown/i.test(err.message)) {
-    return new Error(`--latency needs the netem qdisc, which this kernel lacks (CONFIG_NET_SCH_NETEM); run without --latency. ${err.message}`);
+  if (options.latencyMs && /qdisc kind is unknown/i.test(err.message)) {
+    return new ConfigError(`--latency needs tc's netem qdisc, which this kernel lacks (CONFIG_NET_SCH_NETEM); run without --latency`);
   }
   return err;
 }

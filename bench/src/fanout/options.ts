@@ -90,6 +90,8 @@ function modeList(): ValueParser<ModeName[]> {
 }
 
 const DEFAULT_IMAGE_SIZE = 256 * 2 ** 20;
+/** --client containerd runs one containerd (~40 MB) per node: a bound that two cores and the memory here hold. */
+const MAX_CONTAINERD_NODES = 50;
 const DEFAULT_OUT_PARENT = fileURLToPath(new URL('../../out', import.meta.url));
 
 /** The flags of `flotilla bench fanout`; names are the public interface (other checks run them). */
@@ -168,6 +170,9 @@ export function loadFanoutOptions(argv: readonly string[], env: NodeJS.ProcessEn
   if (raw.imageSize !== undefined && raw.layers !== undefined) throw new ConfigError('give --image-size or --layers, not both');
   if (raw.imageSize !== undefined && raw.imageSize > MAX_LAYER) {
     throw new ConfigError(`--image-size ${layerSize.format(raw.imageSize)}: one layer holds at most ${MAX_LAYER} bytes; use --layers for a larger image`);
+  }
+  if (raw.client === 'containerd' && raw.nodes > MAX_CONTAINERD_NODES) {
+    throw new ConfigError(`--nodes ${raw.nodes} with --client containerd: at most ${MAX_CONTAINERD_NODES} (a containerd per node)`);
   }
   if (raw.link !== 'netns') {
     // Token buckets shape bandwidth only: a delay or loss asked for would silently not happen.
