@@ -109,6 +109,8 @@ describe('bench sim: flags', () => {
     const sweep = loadSimOptions(['--sweep', '100, 1000,10000', '--image-size', '1GiB'], {});
     expect(sweep.runs.map((r) => r.nodes)).toEqual([100, 1000, 10000]);
     expect(sweep.sweep).toBe(true);
+    const both = loadSimOptions(['--sweep', '10,20', '--policy', 'load-aware,seed-group'], {});
+    expect(both.runs.map((r) => `${r.policy}/${r.nodes}`)).toEqual(['load-aware/10', 'load-aware/20', 'seed-group/10', 'seed-group/20']);
   });
 
   test('bad values name the flag', () => {
@@ -119,6 +121,8 @@ describe('bench sim: flags', () => {
     expect(error('--preset', 'bittorrent')).toContain('--preset');
     expect(error('--time-step', '0')).toContain('--time-step');
     expect(error('--nodes', '10', '--sweep', '10,20')).toContain('not both');
+    expect(error('--policy', 'random')).toContain('--policy');
+    expect(error('--policy', 'seed-group,seed-group')).toContain('--policy');
   });
 
   test('the CLI refuses a bad flag with exit 2 and a message naming it', async () => {

@@ -103,7 +103,7 @@ class Simulation implements DownloadWorld {
     this.#schedulers = Array.from({ length: seeds }, (_, s) => {
       const peerId = `seed-${s}`;
       this.#nodeOf.set(peerId, nodes + s);
-      return new SchedulerModel({ peerId, k: config.parents, seedUploadSlots: config.seedUploadSlots });
+      return new SchedulerModel({ peerId, k: config.parents, seedUploadSlots: config.seedUploadSlots, policy: config.policy });
     });
     for (let i = 0; i < nodes; i++) this.#nodeOf.set(daemonId(i), i);
     this.#blobs = config.layerSizes.map((size, i) => {

@@ -10,30 +10,26 @@
 /** Called when a flow's last byte arrived, with the exact (sub-step) time in ms. */
 export type FlowDone = (atMs: number) => void;
 
-interface Flow {
-  src: number;
-  dst: number;
-  left: number;
-  rate: number;
-  offer: number;
-  upPos: number;
-  downPos: number;
-  done: FlowDone;
-}
-
 export class FluidNetwork {
   readonly upCapacity: Float64Array;
   readonly downCapacity: Float64Array;
   /** Bytes each node has sent and received so far, flows in progress included. */
   readonly sent: Float64Array;
   readonly received: Float64Array;
-  readonly #flows: (Flow | undefined)[] = [];
+  // Flows, struct-of-arrays by flow id (ids are reused once a flow is done).
+  #src = new Int32Array(1024);
+  #dst = new Int32Array(1024);
+  #upPos = new Int32Array(1024);
+  #downPos = new Int32Array(1024);
+  #left = new Float64Array(1024);
+  #rate = new Float64Array(1024);
+  #offer = new Float64Array(1024);
+  readonly #done: (FlowDone | undefined)[] = [];
   readonly #free: number[] = [];
+  #ids = 0;
   readonly #up: number[][];
   readonly #down: number[][];
-  /** Scratch for water-filling: the generation a flow was fixed in. */
-  #fixed = new Uint32Array(1024);
-  #generation = 0;
+  #scratch = new Float64Array(1024);
   #active = 0;
 
   constructor(capacities: readonly { up: number; down: number }[]) {
@@ -58,108 +54,125 @@ export class FluidNetwork {
 
   /** Starts moving `bytes` from src to dst; `done` runs at the end of the step its last byte arrives in. Returns its id. */
   start(src: number, dst: number, bytes: number, done: FlowDone): number {
-    const id = this.#free.pop() ?? this.#flows.length;
+    const id = this.#free.pop() ?? this.#ids++;
+    if (id >= this.#src.length) this.#grow();
     const up = this.#up[src]!;
     const down = this.#down[dst]!;
-    this.#flows[id] = { src, dst, left: bytes, rate: 0, offer: 0, upPos: up.length, downPos: down.length, done };
+    this.#src[id] = src;
+    this.#dst[id] = dst;
+    this.#left[id] = bytes;
+    this.#rate[id] = 0;
+    this.#upPos[id] = up.length;
+    this.#downPos[id] = down.length;
+    this.#done[id] = done;
     up.push(id);
     down.push(id);
     this.#active++;
-    if (id >= this.#fixed.length) {
-      const grown = new Uint32Array(this.#fixed.length * 2);
-      grown.set(this.#fixed);
-      this.#fixed = grown;
-    }
     return id;
   }
 
   /** Bytes a flow still has to move (0 once it is done and its id may be reused). */
   bytesLeft(id: number): number {
-    return this.#flows[id]?.left ?? 0;
+    return this.#done[id] ? this.#left[id]! : 0;
   }
 
   /** Advances every flow by `dtMs` from `nowMs`, then calls `done` of the flows that finished, earliest first. */
   step(nowMs: number, dtMs: number): void {
     this.#allocate();
     const dt = dtMs / 1000;
-    const finished: { at: number; id: number; flow: Flow }[] = [];
-    for (let id = 0; id < this.#flows.length; id++) {
-      const flow = this.#flows[id];
-      if (!flow || flow.rate <= 0) continue;
-      const moved = Math.min(flow.left, flow.rate * dt);
-      this.sent[flow.src]! += moved;
-      this.received[flow.dst]! += moved;
-      flow.left -= moved;
+    const finished: { at: number; id: number; done: FlowDone }[] = [];
+    const left = this.#left;
+    const rate = this.#rate;
+    for (let id = 0; id < this.#ids; id++) {
+      const done = this.#done[id];
+      if (!done || rate[id]! <= 0) continue;
+      const moved = Math.min(left[id]!, rate[id]! * dt);
+      this.sent[this.#src[id]!]! += moved;
+      this.received[this.#dst[id]!]! += moved;
+      left[id]! -= moved;
       // Within a millionth of a byte counts as done: float residue must not cost a whole extra step.
-      if (flow.left <= 1e-6) finished.push({ at: nowMs + ((moved + flow.left) / flow.rate) * 1000, id, flow });
+      if (left[id]! <= 1e-6) finished.push({ at: nowMs + ((moved + left[id]!) / rate[id]!) * 1000, id, done });
     }
-    for (const { id, flow } of finished) this.#remove(id, flow);
+    for (const { id } of finished) this.#remove(id);
     finished.sort((a, b) => a.at - b.at || a.id - b.id);
-    for (const { at, flow } of finished) flow.done(Math.min(at, nowMs + dtMs));
+    for (const { at, done } of finished) done(Math.min(at, nowMs + dtMs));
   }
 
-  #remove(id: number, flow: Flow): void {
-    swapRemove(this.#up[flow.src]!, flow.upPos, this.#flows, 'upPos');
-    swapRemove(this.#down[flow.dst]!, flow.downPos, this.#flows, 'downPos');
-    this.#flows[id] = undefined;
+  #remove(id: number): void {
+    this.#swapRemove(this.#up[this.#src[id]!]!, this.#upPos[id]!, this.#upPos);
+    this.#swapRemove(this.#down[this.#dst[id]!]!, this.#downPos[id]!, this.#downPos);
+    this.#done[id] = undefined;
     this.#free.push(id);
     this.#active--;
   }
 
+  #swapRemove(list: number[], pos: number, positions: Int32Array): void {
+    const last = list.pop()!;
+    if (pos < list.length) {
+      list[pos] = last;
+      positions[last] = pos;
+    }
+  }
+
   #allocate(): void {
-    const flows = this.#flows;
+    const offer = this.#offer;
+    const rate = this.#rate;
     for (let node = 0; node < this.#down.length; node++) {
       const down = this.#down[node]!;
       const share = this.downCapacity[node]! / down.length;
-      for (const id of down) flows[id]!.offer = share;
+      for (const id of down) offer[id] = share;
     }
-    for (let node = 0; node < this.#up.length; node++) this.#waterfill(this.upCapacity[node]!, this.#up[node]!, 'offer', 'rate');
+    for (let node = 0; node < this.#up.length; node++) this.#waterfill(this.upCapacity[node]!, this.#up[node]!, offer, rate);
     for (let node = 0; node < this.#down.length; node++) {
       // Flows their sender held below the offer keep that rate; the rest share what is left of the downlink.
-      for (const id of this.#down[node]!) {
-        const flow = flows[id]!;
-        flow.offer = flow.rate < flow.offer * (1 - 1e-9) ? flow.rate : Infinity;
-      }
-      this.#waterfill(this.downCapacity[node]!, this.#down[node]!, 'offer', 'offer');
+      const down = this.#down[node]!;
+      for (const id of down) offer[id] = rate[id]! < offer[id]! * (1 - 1e-9) ? rate[id]! : Number.POSITIVE_INFINITY;
+      this.#waterfill(this.downCapacity[node]!, down, offer, offer);
     }
-    for (let node = 0; node < this.#up.length; node++) this.#waterfill(this.upCapacity[node]!, this.#up[node]!, 'offer', 'rate');
+    for (let node = 0; node < this.#up.length; node++) this.#waterfill(this.upCapacity[node]!, this.#up[node]!, offer, rate);
   }
 
-  /** Max-min share of `capacity` among `ids`, each wanting at most its `demand`; written to `out`. */
-  #waterfill(capacity: number, ids: number[], demand: 'offer', out: 'rate' | 'offer'): void {
-    if (ids.length === 0) return;
-    const flows = this.#flows;
-    const generation = ++this.#generation;
-    let remaining = capacity;
-    let open = ids.length;
-    for (;;) {
-      const share = remaining / open;
-      let fixedAny = false;
-      for (const id of ids) {
-        if (this.#fixed[id] === generation) continue;
-        const flow = flows[id]!;
-        const wanted = flow[demand];
-        if (wanted <= share) {
-          flow[out] = wanted;
-          remaining -= wanted;
-          open--;
-          this.#fixed[id] = generation;
-          fixedAny = true;
+  /**
+   * Max-min share of `capacity` among `ids`, each wanting at most its `demand`, written to `out`: every flow gets
+   * min(demand, level), the level found by walking the demands in ascending order.
+   */
+  #waterfill(capacity: number, ids: number[], demand: Float64Array, out: Float64Array): void {
+    const m = ids.length;
+    if (m === 0) return;
+    let total = 0;
+    for (const id of ids) total += demand[id]!;
+    let level = Number.POSITIVE_INFINITY;
+    if (total > capacity) {
+      if (m > this.#scratch.length) this.#scratch = new Float64Array(m * 2);
+      const sorted = this.#scratch.subarray(0, m);
+      for (let i = 0; i < m; i++) sorted[i] = demand[ids[i]!]!;
+      sorted.sort();
+      let remaining = capacity;
+      for (let i = 0; i < m; i++) {
+        const share = remaining / (m - i);
+        if (sorted[i]! > share) {
+          level = share;
+          break;
         }
-      }
-      if (open === 0) return;
-      if (!fixedAny) {
-        for (const id of ids) if (this.#fixed[id] !== generation) flows[id]![out] = share;
-        return;
+        remaining -= sorted[i]!;
       }
     }
+    for (const id of ids) out[id] = Math.min(demand[id]!, level);
   }
-}
 
-function swapRemove(list: number[], pos: number, flows: (Flow | undefined)[], key: 'upPos' | 'downPos'): void {
-  const last = list.pop()!;
-  if (pos < list.length) {
-    list[pos] = last;
-    flows[last]![key] = pos;
+  #grow(): void {
+    const size = this.#src.length * 2;
+    const grown = <T extends Int32Array | Float64Array>(old: T): T => {
+      const next = new (old.constructor as new (n: number) => T)(size);
+      next.set(old);
+      return next;
+    };
+    this.#src = grown(this.#src);
+    this.#dst = grown(this.#dst);
+    this.#upPos = grown(this.#upPos);
+    this.#downPos = grown(this.#downPos);
+    this.#left = grown(this.#left);
+    this.#rate = grown(this.#rate);
+    this.#offer = grown(this.#offer);
   }
 }

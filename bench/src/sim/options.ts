@@ -21,6 +21,10 @@ const MIN_LAYER = 2 ** 10;
 export const KRAKEN = { nodes: 2600, layerSizes: [1_500_000_000, 1_500_000_000], linkRate: 300_000_000, seeds: 3 } as const;
 const DEFAULTS = { nodes: 1000, layerSizes: [2 ** 30], linkRate: 100_000_000, seeds: 1 } as const;
 
+/** Parent policies of scheduler/src/parents the simulated schedulers can run. */
+export const POLICIES = ['load-aware', 'seed-group'] as const;
+export type PolicyName = (typeof POLICIES)[number];
+
 /** `ITEM,ITEM,...`, each parsed by `item`. */
 function commaList<T>(item: ValueParser<T>, what: string): ValueParser<T[]> {
   const expected = `comma-separated ${what}`;
@@ -76,6 +80,12 @@ export const simOptions = defineOptions({
     default: 1,
     doc: 'round trip of a request: a piece request to its first byte, a scheduler call to its answer',
   }),
+  policy: option({
+    flag: 'policy',
+    parser: commaList(enumOf(POLICIES), `policies from ${POLICIES.join(', ')}`),
+    default: ['load-aware'],
+    doc: "the schedulers' parent policy: load-aware (the scheduler's default) and/or seed-group (scheduler/src/parents/seed-group.ts); a list runs each",
+  }),
   parents: option({ flag: 'parents', parser: int({ min: 1, max: 32 }), default: 4, doc: "the scheduler's --parents: parents handed to a daemon per blob" }),
   piecesInFlight: option({ flag: 'pieces-in-flight', parser: int({ min: 1, max: 64 }), default: 8, doc: "the daemon's --pieces-in-flight, per blob" }),
   uploadSlots: option({ flag: 'upload-slots', parser: int({ min: 1 }), default: 200, doc: 'the daemons\' and seeds\' --upload-slots: pieces served at once, more are answered busy' }),
@@ -97,6 +107,7 @@ export const simOptions = defineOptions({
 /** One simulated run. */
 export interface SimConfig {
   nodes: number;
+  policy: PolicyName;
   layerSizes: number[];
   linkRate: number;
   seeds: number;
@@ -117,9 +128,10 @@ export interface SimConfig {
 /** A validated `bench sim`: one run, or a sweep over node counts with everything else the same. */
 export interface SimOptions {
   preset: 'kraken' | undefined;
-  /** One config per node count: a single one without --sweep. */
+  /** One config per policy and node count: a single one without --sweep and with one policy. */
   runs: SimConfig[];
   sweep: boolean;
+  policies: PolicyName[];
   outDir: string;
 }
 
@@ -133,8 +145,10 @@ export function loadSimOptions(argv: readonly string[], env: NodeJS.ProcessEnv, 
   const linkRate = raw.linkRate ?? base.linkRate;
   const counts = raw.sweep ?? [raw.nodes ?? base.nodes];
   const idealSeconds = layerSizes.reduce((a, b) => a + b, 0) / linkRate;
-  const runs = counts.map((nodes) => ({
+  if (new Set(raw.policy).size !== raw.policy.length) throw new ConfigError('--policy: name each policy once');
+  const runs = raw.policy.flatMap((policy) => counts.map((nodes) => ({
     nodes,
+    policy,
     layerSizes,
     linkRate,
     seeds: raw.seeds ?? base.seeds,
@@ -148,8 +162,8 @@ export function loadSimOptions(argv: readonly string[], env: NodeJS.ProcessEnv, 
     stepMs: raw.timeStep,
     rngSeed: raw.rngSeed,
     timeLimitSeconds: 60 + 20 * idealSeconds,
-  }));
-  return { preset: raw.preset, runs, sweep: raw.sweep !== undefined, outDir: raw.out ?? `${DEFAULT_OUT_PARENT}/sim-${timestamp(now)}` };
+  })));
+  return { preset: raw.preset, runs, sweep: raw.sweep !== undefined, policies: raw.policy, outDir: raw.out ?? `${DEFAULT_OUT_PARENT}/sim-${timestamp(now)}` };
 }
 
 /** `20250102-030405`, sortable and safe in a path. */

@@ -20,7 +20,7 @@ export function renderSimReport(r: SimResults): string {
   const layers = c.layerSizes.map((size) => `${fixed(size / MB, 0)} MB`).join(' + ');
   const pieceSizes = [...new Set(r.runs.flatMap((run) => run.pieceLengths))].map((len) => `${fixed(len / 2 ** 20, 0)} MiB`).join(', ');
   const lines = [
-    `# Simulation: ${r.runs.map((run) => run.nodes).join(', ')} nodes pull one image${r.preset ? ` (preset ${r.preset})` : ''}`,
+    `# Simulation: ${[...new Set(r.runs.map((run) => run.nodes))].join(', ')} nodes pull one image${r.preset ? ` (preset ${r.preset})` : ''}; parent policy ${r.policies.join(' vs ')}`,
     '',
     `S = ${fixed(r.imageBytes / MB, 1)} MB (layers ${layers}; pieces ${pieceSizes}) · B = ${fixed(r.linkBytesPerSecond / MB, 1)} MB/s per node link · ideal S/B = **${fixed(r.idealSeconds, 2)} s** · ${c.seeds} seed(s) at ${fixed(c.seedRate / MB, 1)} MB/s · origin ${fixed(c.originRate / MB, 1)} MB/s · request round trip ${c.latencyMs} ms · parents ${c.parents} · pieces in flight ${c.piecesInFlight} · upload slots ${c.uploadSlots} · step ${c.stepMs} ms · rng seed ${c.rngSeed}`,
     '',
@@ -30,8 +30,9 @@ export function renderSimReport(r: SimResults): string {
     '## Results (completion ÷ S/B)',
     '',
     table(
-      ['nodes', 'fastest', 'p50', 'p95', 'p99', 'p99.9', 'slowest', 'slowest s', 'origin egress ÷ S', 'seed egress ÷ S', 'status'],
+      ['policy', 'nodes', 'fastest', 'p50', 'p95', 'p99', 'p99.9', 'slowest', 'slowest s', 'origin egress ÷ S', 'seed egress ÷ S', 'status'],
       r.runs.map((run) => [
+        run.policy,
         String(run.nodes),
         ratio(run.ratios.fastest),
         ratio(run.ratios.p50),
@@ -42,7 +43,7 @@ export function renderSimReport(r: SimResults): string {
         fixed(run.allDoneSeconds, 2),
         `${fixed(run.originEgressBytes / r.imageBytes, 3)}×`,
         `${fixed(run.seedEgressBytes / r.imageBytes, 2)}×`,
-        run.ok ? 'ok' : '**FAILED**',
+        run.ok ? 'ok' : `**FAILED** (${run.finishedNodes}/${run.nodes} done)`,
       ]),
     ),
     '',
@@ -56,8 +57,9 @@ export function renderSimReport(r: SimResults): string {
     '## The scheduler\'s cost (real scheduler code, timed on this machine)',
     '',
     table(
-      ['nodes', 'scheduler calls', 'scheduler CPU ms', 'CPU ms per peer', 'heap per peer', 'simulation wall s', 'simulation CPU s', 'steps'],
+      ['policy', 'nodes', 'scheduler calls', 'scheduler CPU ms', 'CPU ms per peer', 'heap per peer', 'simulation wall s', 'simulation CPU s', 'steps'],
       r.runs.map((run) => [
+        run.policy,
         String(run.nodes),
         String(run.scheduler.calls),
         fixed(run.scheduler.cpuMs, 0),
@@ -73,7 +75,7 @@ export function renderSimReport(r: SimResults): string {
     '',
     '![completion CDF](completion-cdf.svg)',
     '',
-    ...(r.runs.length > 1 ? ['![scale sweep](sweep.svg)', ''] : []),
+    ...(new Set(r.runs.map((run) => run.nodes)).size > 1 ? ['![scale sweep](sweep.svg)', ''] : []),
     '![bytes by source](bytes-by-source.svg)',
     '',
     '## What the model leaves out',
@@ -87,7 +89,7 @@ export function renderSimReport(r: SimResults): string {
 function failures(r: SimResults): string[] {
   const failed = r.runs.filter((run) => !run.ok);
   if (failed.length === 0) return [];
-  return ['', '## Failures', '', ...failed.map((run) => `- N = ${run.nodes}: ${run.error}`)];
+  return ['', '## Failures', '', ...failed.map((run) => `- ${run.policy}, N = ${run.nodes}: ${run.error}; origin sent ${fixed(run.originEgressBytes / r.imageBytes, 1)}× S, the seeds ${fixed(run.seedEgressBytes / r.imageBytes, 1)}× S`)];
 }
 
 function ratio(value: number): string {

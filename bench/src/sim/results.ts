@@ -2,7 +2,7 @@ import type { MachineInfo } from '../common/machine.ts';
 import { percentile } from '../common/stats.ts';
 import type { GoalCheck } from '../fanout/results.ts';
 import type { SimNodeResult, SimOutcome } from './engine.ts';
-import type { SimConfig, SimOptions } from './options.ts';
+import type { PolicyName, SimConfig, SimOptions } from './options.ts';
 
 /** Kraken's published figures for its 2600-host test, as multiples of the per-host-limit time. */
 export const KRAKEN_PUBLISHED = { p50: 1.0, p99: 1.8, p999: 2.2 } as const;
@@ -12,7 +12,10 @@ export const P99_GOAL = 1.3;
 /** One simulated run (one node count). */
 export interface SimRunResult {
   nodes: number;
+  policy: PolicyName;
   ok: boolean;
+  /** Nodes that had every layer when the run ended (all of them when ok). */
+  finishedNodes: number;
   error?: string;
   allDoneSeconds: number;
   p50Seconds: number;
@@ -37,15 +40,17 @@ export interface SimRunResult {
 }
 
 /**
- * results.json. `imageBytes`, `linkBytesPerSecond`, `idealSeconds` and `modes.p2p` (the last run) carry the same
- * fields as `bench fanout` writes, so tools reading one read the other.
+ * results.json. `imageBytes`, `linkBytesPerSecond`, `idealSeconds` and `modes.p2p` (the largest run of the first
+ * policy: the scheduler's default unless --policy says otherwise) carry the same fields as `bench fanout` writes, so
+ * tools reading one read the other.
  */
 export interface SimResults {
   kind: 'sim';
   date: string;
   machine: MachineInfo;
   preset: string | undefined;
-  config: Omit<SimConfig, 'nodes'>;
+  config: Omit<SimConfig, 'nodes' | 'policy'>;
+  policies: PolicyName[];
   imageBytes: number;
   linkBytesPerSecond: number;
   idealSeconds: number;
@@ -62,7 +67,9 @@ export function summarizeRun(config: SimConfig, outcome: SimOutcome, heapBytesPe
   const seconds = { p50: at(50), p95: at(95), p99: at(99), p999: at(99.9), allDone: at(100) };
   return {
     nodes: config.nodes,
+    policy: config.policy,
     ok: outcome.ok,
+    finishedNodes: done.filter((t) => Number.isFinite(t)).length,
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
     allDoneSeconds: seconds.allDone,
     p50Seconds: seconds.p50,
@@ -97,16 +104,18 @@ export function summarizeRun(config: SimConfig, outcome: SimOutcome, heapBytesPe
 }
 
 export function buildSimResults(input: { machine: MachineInfo; options: SimOptions; runs: SimRunResult[]; date?: Date }): SimResults {
-  const { nodes: _nodes, ...config } = input.options.runs[0]!;
+  const { nodes: _nodes, policy: _policy, ...config } = input.options.runs[0]!;
   const imageBytes = config.layerSizes.reduce((a, b) => a + b, 0);
   const idealSeconds = imageBytes / config.linkRate;
-  const last = input.runs.at(-1)!;
+  const first = input.runs.filter((run) => run.policy === input.options.policies[0]);
+  const last = first.reduce((a, b) => (b.nodes > a.nodes ? b : a));
   return {
     kind: 'sim',
     date: (input.date ?? new Date()).toISOString(),
     machine: input.machine,
     preset: input.options.preset,
     config,
+    policies: input.options.policies,
     imageBytes,
     linkBytesPerSecond: config.linkRate,
     idealSeconds,
@@ -128,7 +137,7 @@ export function buildSimResults(input: { machine: MachineInfo; options: SimOptio
 
 /** p99 ÷ S/B ≤ 1.3 (the issue's goal for the Kraken test), with Kraken's own figures beside it under the preset. */
 function checkGoals(run: SimRunResult, imageBytes: number, kraken: boolean): GoalCheck[] {
-  const label = `N = ${run.nodes}:`;
+  const label = `${run.policy}, N = ${run.nodes}:`;
   const checks: GoalCheck[] = [
     { measure: `${label} p99 ÷ S/B`, value: run.ratios.p99, goal: `≤ ${P99_GOAL}`, met: run.ratios.p99 <= P99_GOAL },
     { measure: `${label} origin egress ÷ S`, value: run.originEgressBytes / imageBytes, goal: '(context)', met: null },

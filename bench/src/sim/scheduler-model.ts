@@ -9,8 +9,13 @@ import { HostRegistry } from '../../../scheduler/src/hosts.ts';
 import { excludedParents, parentCandidates, parentsWentBad, type SeedParent } from '../../../scheduler/src/parents/candidates.ts';
 import { LoadAwarePolicy } from '../../../scheduler/src/parents/load-aware.ts';
 import { PenaltyBox } from '../../../scheduler/src/parents/penalties.ts';
+import type { ParentPolicy } from '../../../scheduler/src/parents/policy.ts';
+import { SeedGroupPolicy } from '../../../scheduler/src/parents/seed-group.ts';
 import type { Task, TaskMetaState, TaskPeer } from '../../../scheduler/src/tasks.ts';
 import { TaskTable } from '../../../scheduler/src/tasks.ts';
+import type { PolicyName } from './options.ts';
+
+const POLICY: Record<PolicyName, () => ParentPolicy> = { 'load-aware': () => new LoadAwarePolicy(), 'seed-group': () => new SeedGroupPolicy() };
 
 /** The scheduler's default --host-ttl: every simulated daemon calls far more often. */
 const HOST_TTL_MS = 30_000;
@@ -32,6 +37,7 @@ export interface SchedulerModelOptions {
   k: number;
   /** --upload-slots of the seed. */
   seedUploadSlots: number;
+  policy: PolicyName;
 }
 
 export class SchedulerModel {
@@ -39,7 +45,7 @@ export class SchedulerModel {
   readonly hosts = new HostRegistry(HOST_TTL_MS);
   readonly tasks = new TaskTable();
   readonly penalties = new PenaltyBox();
-  readonly #policy = new LoadAwarePolicy();
+  readonly #policy: ParentPolicy;
   readonly #o: SchedulerModelOptions;
   /** Pieces of each task on the seed's disk, set by the simulated seed. */
   readonly #seedReady = new Map<string, () => number>();
@@ -50,6 +56,7 @@ export class SchedulerModel {
   constructor(options: SchedulerModelOptions) {
     this.#o = options;
     this.peerId = options.peerId;
+    this.#policy = POLICY[options.policy]();
   }
 
   register(peerId: string, uploadSlots: number, now: number): void {

@@ -1,0 +1,100 @@
+/*
+ * The seed-group parent policy (scheduler/src/parents/seed-group.ts), which `bench sim --policy seed-group` runs:
+ * its rules on hand-made candidates, and its effect in a small simulation.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ParentCandidate, ParentRequest } from '../../scheduler/src/parents/policy.ts';
+import { SeedGroupPolicy } from '../../scheduler/src/parents/seed-group.ts';
+import { runSimulation } from '../src/sim/engine.ts';
+import { loadSimOptions } from '../src/sim/options.ts';
+
+const PIECES = 100;
+
+function peer(peerId: string, over: Partial<ParentCandidate> = {}): ParentCandidate {
+  return { peerId, isSeed: false, piecesHeld: 0, uploadSlots: 200, activeChildren: 0, sameZone: true, penalty: 0, ...over };
+}
+const seed = (over: Partial<ParentCandidate> = {}) => peer('seed', { isSeed: true, piecesHeld: PIECES, ...over });
+const request = (candidates: ParentCandidate[], over: Partial<ParentRequest> = {}): ParentRequest => ({
+  requester: 'child',
+  pieceCount: PIECES,
+  k: 4,
+  candidates,
+  exclude: new Set(),
+  ...over,
+});
+const ids = (chosen: ParentCandidate[]) => chosen.map((c) => c.peerId);
+
+/** A policy whose seed group is already g1..g4. */
+function withGroup(): { policy: SeedGroupPolicy; group: ParentCandidate[] } {
+  const policy = new SeedGroupPolicy();
+  const group = ['g1', 'g2', 'g3', 'g4'].map((id) => peer(id));
+  for (const member of group) policy.choose(request([seed(), ...group], { requester: member.peerId }));
+  return { policy, group };
+}
+
+describe('SeedGroupPolicy', () => {
+  it('hands the seed to K children, each with the seed and the other members as parents', () => {
+    const policy = new SeedGroupPolicy();
+    const members = ['m1', 'm2', 'm3', 'm4'];
+    // The seed is swamped and scores low: members get it anyway.
+    const candidates = [seed({ activeChildren: 99, penalty: 5 }), ...members.map((id) => peer(id)), ...['x', 'y', 'z'].map((id) => peer(id, { piecesHeld: 90 }))];
+    for (const [i, member] of members.entries()) {
+      const chosen = ids(policy.choose(request(candidates, { requester: member })));
+      expect(chosen[0]).toBe('seed');
+      expect(chosen.slice(1, i + 1).sort()).toEqual(members.slice(0, i));
+      expect(chosen).toHaveLength(4);
+    }
+    expect(ids(policy.choose(request(candidates, { requester: 'm1' }))).sort()).toEqual(['m2', 'm3', 'm4', 'seed']);
+    expect(ids(policy.choose(request(candidates, { requester: 'late' })))).not.toContain('seed');
+  });
+
+  it('makes room in the group when a member is no longer in the task', () => {
+    const { policy, group } = withGroup();
+    const candidates = [seed(), ...group, peer('e')];
+    expect(ids(policy.choose(request(candidates, { requester: 'e' })))).not.toContain('seed');
+    expect(ids(policy.choose(request(candidates.filter((c) => c.peerId !== 'g4'), { requester: 'e' })))[0]).toBe('seed');
+  });
+
+  it('gives ⌈K/2⌉ parents while no daemon holds a piece, K once one does', () => {
+    const { policy, group } = withGroup();
+    const idle = [seed(), ...group, ...['a', 'b', 'c'].map((id) => peer(id))];
+    expect(policy.choose(request(idle))).toHaveLength(2);
+    const started = idle.map((c) => (c.peerId === 'a' ? { ...c, piecesHeld: 1 } : c));
+    expect(policy.choose(request(started))).toHaveLength(4);
+  });
+
+  it('gives the seed to a child with no other candidate, never the requester or excluded peers', () => {
+    const { policy, group } = withGroup();
+    expect(ids(policy.choose(request([seed(), ...group], { exclude: new Set(group.map((g) => g.peerId)) })))).toEqual(['seed']);
+    const chosen = ids(policy.choose(request([seed(), ...group, peer('child'), peer('x', { piecesHeld: 5 })], { exclude: new Set(['g1']) })));
+    expect(chosen).not.toContain('child');
+    expect(chosen).not.toContain('g1');
+  });
+
+  it('spreads children over equal parents, the same child always getting the same answer', () => {
+    const policy = new SeedGroupPolicy();
+    const parents = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((id) => peer(id, { piecesHeld: 50 }));
+    const picks = new Map<string, number>();
+    for (let child = 0; child < 40; child++) {
+      const [chosen] = policy.choose(request(parents, { requester: `c${child}`, k: 1 }));
+      chosen!.activeChildren++;
+      picks.set(chosen!.peerId, (picks.get(chosen!.peerId) ?? 0) + 1);
+    }
+    expect(picks.size).toBe(8);
+    for (const count of picks.values()) expect(count).toBeLessThanOrEqual(10);
+    expect(policy.choose(request(parents, { requester: 'c0', k: 2 }))).toEqual(policy.choose(request(parents, { requester: 'c0', k: 2 })));
+  });
+});
+
+describe('bench sim --policy seed-group', () => {
+  it('sends each piece from the seed about once, where the default policy sends it many times', () => {
+    const options = loadSimOptions(['--nodes', '60', '--image-size', '64MiB', '--link-rate', '100MB', '--policy', 'load-aware,seed-group'], {});
+    const [loadAware, seedGroup] = options.runs.map((config) => runSimulation(config));
+    const S = 64 * 2 ** 20;
+    expect(loadAware!.ok && seedGroup!.ok).toBe(true);
+    expect(seedGroup!.seedEgressBytes / S).toBeLessThan(1.1);
+    expect(loadAware!.seedEgressBytes / S).toBeGreaterThan(4);
+    const slowest = (o: typeof seedGroup) => Math.max(...o!.nodes.map((n) => n.doneSeconds));
+    expect(slowest(seedGroup)).toBeLessThan(slowest(loadAware));
+  });
+});
