@@ -98,3 +98,16 @@ describe('bench sim --policy seed-group', () => {
     expect(slowest(seedGroup)).toBeLessThan(slowest(loadAware));
   });
 });
+
+describe('bench sim --origin-fallback', () => {
+  it('on slow links the seed group floods the origin under the deadline rule, not once the daemon waits while its swarm gains pieces', () => {
+    const run = (fallback: string) =>
+      runSimulation(loadSimOptions(['--nodes', '40', '--image-size', '64MiB', '--link-rate', '10MB', '--policy', 'seed-group', '--origin-fallback', fallback], {}).runs[0]!);
+    const S = 64 * 2 ** 20;
+    const deadline = run('deadline');
+    const stalled = run('stalled');
+    expect(deadline.originEgressBytes / S).toBeGreaterThan(2);
+    expect(stalled.ok).toBe(true);
+    expect(stalled.originEgressBytes).toBe(S);
+  });
+});

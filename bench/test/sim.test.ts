@@ -122,6 +122,7 @@ describe('bench sim: flags', () => {
     expect(error('--time-step', '0')).toContain('--time-step');
     expect(error('--nodes', '10', '--sweep', '10,20')).toContain('not both');
     expect(error('--policy', 'random')).toContain('--policy');
+    expect(error('--origin-fallback', 'never')).toContain('--origin-fallback');
     expect(error('--policy', 'seed-group,seed-group')).toContain('--policy');
   });
 

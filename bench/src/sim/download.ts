@@ -12,8 +12,16 @@
 import { mix, type Rng } from './rng.ts';
 import { pickPieces } from './piece-picker.ts';
 
+/**
+ * When the reader's next piece goes to the origin. `deadline` (the committed daemon): when no parent could serve it
+ * for a piece timeout. `stalled` (the daemon's swarm rework in progress): only once the parents also stopped gaining
+ * pieces for a piece timeout; a piece a busy parent holds is waited for HELD_FRONTIER_DEADLINES timeouts.
+ */
+export type OriginFallback = 'deadline' | 'stalled';
+
 /** The daemon's constants (piece-download.ts, parent-pool.ts). */
 export const DAEMON = {
+  heldFrontierDeadlines: 4,
   inOrderWindow: 4,
   seedShare: 2,
   minPatienceMs: 50,
@@ -47,6 +55,7 @@ export interface ParentLink {
 export interface DownloadWorld {
   readonly rng: Rng;
   piecesInFlight: number;
+  originFallback: OriginFallback;
   /** A request to a parent; the world answers with onPiece or onBusy. */
   requestPiece(download: Download, parent: ParentLink, index: number, now: number): void;
   /** A Range request to the origin; answered with onPiece. */
@@ -77,6 +86,8 @@ export class Download {
   #frontier = 0;
   #frontierSince: number;
   #frontierFromOrigin = false;
+  /** When a parent last announced a piece it did not have, or more digests (the seed's pieces) became known. */
+  #gainedAt: number;
   #inFlight = 0;
   #done = 0;
   #pieceMs = DAEMON.pieceTimeoutMs / 8;
@@ -99,6 +110,7 @@ export class Download {
     this.#state = new Uint8Array(pieceCount);
     this.#holders = new Uint16Array(pieceCount);
     this.#frontierSince = now;
+    this.#gainedAt = now;
   }
 
   get complete(): boolean {
@@ -119,12 +131,14 @@ export class Download {
   }
 
   /** A scheduler's answer: digests, and parents to add (the daemon keeps the ones it has). */
-  absorb(known: number, parents: readonly string[] | undefined): void {
+  absorb(known: number, parents: readonly string[] | undefined, now: number): void {
+    if (known > this.known && this.#seed) this.#gainedAt = now;
     this.known = Math.max(this.known, known);
     for (const peerId of parents ?? []) {
       if (peerId === this.peerId || this.#links.some((l) => l.peerId === peerId)) continue;
       const link = this.#world.link(this, peerId);
       this.#links.push(link);
+      this.#gainedAt = now;
       if (link.isSeed) this.#seed = link;
       if (link.holder) {
         link.holder.watchers.push(this);
@@ -135,8 +149,9 @@ export class Download {
   }
 
   /** A daemon parent finished a piece. */
-  parentHas(index: number): void {
+  parentHas(index: number, now: number): void {
     this.#holders[index]!++;
+    this.#gainedAt = now;
     if (this.#state[index] === MISSING) this.#world.wake(this);
   }
 
@@ -162,6 +177,7 @@ export class Download {
         window: DAEMON.inOrderWindow,
         requestable: (i) => this.#requestable(i, now),
         holders: (i) => this.#holders[i]!,
+        daemonsOnly: this.#seed === undefined,
       },
       free * 4,
     );
@@ -189,7 +205,7 @@ export class Download {
       this.#frontierSince = at;
       if (parent) this.#frontierFromOrigin = false;
     }
-    for (const child of this.watchers) child.parentHas(index);
+    for (const child of this.watchers) child.parentHas(index, at);
     if (this.complete) {
       this.doneAt = at;
       this.#world.finished(this, at);
@@ -228,14 +244,24 @@ export class Download {
   }
 
   #requestable(index: number, now: number): boolean {
-    return this.#state[index] === MISSING && this.#parentFor(index, now) !== undefined;
+    if (this.#state[index] !== MISSING || index >= this.known) return false;
+    // Fast paths: nobody but the seed could have it and we have no seed; a daemon parent holds it and none rests.
+    if (this.#holders[index] === 0 && !this.#seed) return false;
+    if (this.#holders[index]! > 0 && !this.#anyBusy(now)) return true;
+    return this.#parentFor(index, now, false) !== undefined;
+  }
+
+  #anyBusy(now: number): boolean {
+    for (const link of this.#links) if (link.busyUntil > now) return true;
+    return false;
   }
 
   /**
    * PieceDownload.#parentFor + ParentPool.choose: never before the digest is known; other daemons before the seed,
-   * the least loaded first (ties at random); the seed within the child's share of it.
+   * the least loaded first (ties at random); the seed within the child's share of it. Without `choose` any usable
+   * parent is returned (an availability check: no random draw).
    */
-  #parentFor(index: number, now: number): ParentLink | undefined {
+  #parentFor(index: number, now: number, choose = true): ParentLink | undefined {
     if (index >= this.known) return undefined;
     let seedLimit = Number.POSITIVE_INFINITY;
     if (this.#links.length > 1 && this.#seed) {
@@ -249,6 +275,7 @@ export class Download {
     for (const link of this.#links) {
       if (link.busyUntil > now) continue;
       if (link.isSeed ? link.inFlight >= seedLimit : !link.holder!.has(index)) continue;
+      if (!choose) return link;
       const score = (link.isSeed ? 1_000 : 0) + link.inFlight + this.#world.rng.next() * 0.5;
       if (score < bestScore) {
         best = link;
@@ -269,11 +296,17 @@ export class Download {
     return Math.min(DAEMON.pieceTimeoutMs / 2, Math.max(DAEMON.minPatienceMs, 2 * this.#pieceMs));
   }
 
-  /** The reader waits on the frontier piece: if nobody could serve it for a piece timeout, the origin will. */
+  /** The reader waits on the frontier piece: if nobody could serve it for a piece timeout, the origin will (see OriginFallback). */
   #checkFrontier(now: number): void {
     if (this.#frontierFromOrigin || this.#frontier >= this.pieceCount) return;
-    if (this.#state[this.#frontier] !== MISSING || now - this.#frontierSince < DAEMON.pieceTimeoutMs) return;
+    const waited = now - this.#frontierSince;
+    if (this.#state[this.#frontier] !== MISSING || waited < DAEMON.pieceTimeoutMs) return;
     if (this.#requestable(this.#frontier, now)) return;
+    if (this.#world.originFallback === 'stalled') {
+      const held = this.#holders[this.#frontier]! > 0 || (this.#seed !== undefined && this.#frontier < this.known);
+      if (held ? waited < DAEMON.heldFrontierDeadlines * DAEMON.pieceTimeoutMs : now - this.#gainedAt < DAEMON.pieceTimeoutMs) return;
+    }
     this.#frontierFromOrigin = true;
   }
+
 }

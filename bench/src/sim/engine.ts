@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { choosePieceLength, pieceCountFor } from '@flotilla/wire';
-import { DAEMON, Download, type DownloadWorld, type ParentLink } from './download.ts';
+import { DAEMON, Download, type DownloadWorld, type OriginFallback, type ParentLink } from './download.ts';
 import { FluidNetwork } from './network.ts';
 import { mix, Rng } from './rng.ts';
 import { SchedulerModel } from './scheduler-model.ts';
@@ -65,6 +65,7 @@ export function runSimulation(config: SimConfig, progress: (line: string) => voi
 class Simulation implements DownloadWorld {
   readonly rng: Rng;
   readonly piecesInFlight: number;
+  readonly originFallback: OriginFallback;
   readonly #c: SimConfig;
   readonly #progress: (line: string) => void;
   readonly #net: FluidNetwork;
@@ -87,6 +88,7 @@ class Simulation implements DownloadWorld {
     this.#progress = progress;
     this.rng = new Rng(config.rngSeed);
     this.piecesInFlight = config.piecesInFlight;
+    this.originFallback = config.originFallback;
     const { nodes, seeds } = config;
     this.#origin = nodes + seeds;
     const link = { up: config.linkRate, down: config.linkRate };
@@ -191,7 +193,7 @@ class Simulation implements DownloadWorld {
     }
     const answer = blob.scheduler.task(blob.digest, download.peerId, this.#now);
     this.#later(answerDelay, () => {
-      download.absorb(answer.known, answer.parents);
+      download.absorb(answer.known, answer.parents, this.#now);
       this.#later(DAEMON.reportIntervalMs * this.rng.next(), () => this.#reportLoop(blob, download));
       this.#tickLoop(download);
     });
@@ -208,7 +210,7 @@ class Simulation implements DownloadWorld {
     const answer = blob.scheduler.report(blob.digest, download.peerId, download.pendingFinished, download.pendingFailed, this.#now);
     download.pendingFinished = [];
     download.pendingFailed = 0;
-    this.#later(this.#c.latencyMs, () => download.absorb(answer.known, answer.parents));
+    this.#later(this.#c.latencyMs, () => download.absorb(answer.known, answer.parents, this.#now));
   }
 
   /** The download loop's own tick: it looks again at least this often (time-based rules: patience, busy rests). */

@@ -86,6 +86,12 @@ export const simOptions = defineOptions({
     default: ['load-aware'],
     doc: "the schedulers' parent policy: load-aware (the scheduler's default) and/or seed-group (scheduler/src/parents/seed-group.ts); a list runs each",
   }),
+  originFallback: option({
+    flag: 'origin-fallback',
+    parser: enumOf(['deadline', 'stalled']),
+    default: 'deadline',
+    doc: "when a simulated daemon takes the reader's next piece from the origin: deadline = no parent could serve it for a piece timeout (the committed daemon); stalled = only once its parents also stopped gaining pieces for that long (the daemon's swarm rework in progress)",
+  }),
   parents: option({ flag: 'parents', parser: int({ min: 1, max: 32 }), default: 4, doc: "the scheduler's --parents: parents handed to a daemon per blob" }),
   piecesInFlight: option({ flag: 'pieces-in-flight', parser: int({ min: 1, max: 64 }), default: 8, doc: "the daemon's --pieces-in-flight, per blob" }),
   uploadSlots: option({ flag: 'upload-slots', parser: int({ min: 1 }), default: 200, doc: 'the daemons\' and seeds\' --upload-slots: pieces served at once, more are answered busy' }),
@@ -117,6 +123,7 @@ export interface SimConfig {
   latencyMs: number;
   parents: number;
   piecesInFlight: number;
+  originFallback: 'deadline' | 'stalled';
   uploadSlots: number;
   seedUploadSlots: number;
   stepMs: number;
@@ -157,11 +164,12 @@ export function loadSimOptions(argv: readonly string[], env: NodeJS.ProcessEnv, 
     latencyMs: raw.pieceLatency,
     parents: raw.parents,
     piecesInFlight: raw.piecesInFlight,
+    originFallback: raw.originFallback,
     uploadSlots: raw.uploadSlots,
     seedUploadSlots: raw.uploadSlots,
     stepMs: raw.timeStep,
     rngSeed: raw.rngSeed,
-    timeLimitSeconds: 60 + 20 * idealSeconds,
+    timeLimitSeconds: 30 + 10 * idealSeconds,
   })));
   return { preset: raw.preset, runs, sweep: raw.sweep !== undefined, policies: raw.policy, outDir: raw.out ?? `${DEFAULT_OUT_PARENT}/sim-${timestamp(now)}` };
 }

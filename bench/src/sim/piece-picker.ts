@@ -16,6 +16,8 @@ export interface PickView {
   requestable(index: number): boolean;
   /** How many daemon parents (not the seed) hold the piece. */
   holders(index: number): number;
+  /** No parent but daemons: a piece no daemon parent holds is not requestable (a shortcut, not a rule). */
+  daemonsOnly?: boolean;
 }
 
 /** Up to `count` requestable pieces, most wanted first. */
@@ -36,7 +38,7 @@ export function pickPieces(view: PickView, count: number): number[] {
     if (i < windowEnd && picked.includes(i)) continue;
     const h = view.holders(i);
     // A bucket at or above a full lower one can contribute nothing.
-    if (h >= bestFull) continue;
+    if (h >= bestFull || (h === 0 && view.daemonsOnly)) continue;
     if (!view.requestable(i)) continue;
     const bucket = (buckets[h] ??= []);
     bucket.push(i);

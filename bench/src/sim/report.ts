@@ -10,7 +10,7 @@ export const MODEL_LIMITS = [
   "Daemons never fail, never serve corrupt or slow pieces, and have unlimited CPU and disk: no reschedules, no blocklists, no hashing cost.",
   "A parent's new piece is seen by its children at the end of the step it lands in (watch latency below one step); requests wait their round trip rounded up to a step.",
   'Every node asks for every layer at time 0; the scheduler answers instantly (its CPU time is measured, not simulated).',
-  "The daemon is a model of daemon/src/swarm's rules (piece order, seed share, first-fetcher ranks, patience, busy backoff, frontier to origin); the scheduler is the real code.",
+  "The daemon is a model of daemon/src/swarm's rules as committed (piece order, seed share, first-fetcher ranks, patience, busy backoff, the reader's next piece from the origin after a piece timeout; --origin-fallback stalled models the rework in progress); the scheduler is the real code.",
 ];
 
 /** report.md: the ratios against S/B first, then the goals, the scheduler's cost, and the model's limits. */
@@ -22,7 +22,7 @@ export function renderSimReport(r: SimResults): string {
   const lines = [
     `# Simulation: ${[...new Set(r.runs.map((run) => run.nodes))].join(', ')} nodes pull one image${r.preset ? ` (preset ${r.preset})` : ''}; parent policy ${r.policies.join(' vs ')}`,
     '',
-    `S = ${fixed(r.imageBytes / MB, 1)} MB (layers ${layers}; pieces ${pieceSizes}) · B = ${fixed(r.linkBytesPerSecond / MB, 1)} MB/s per node link · ideal S/B = **${fixed(r.idealSeconds, 2)} s** · ${c.seeds} seed(s) at ${fixed(c.seedRate / MB, 1)} MB/s · origin ${fixed(c.originRate / MB, 1)} MB/s · request round trip ${c.latencyMs} ms · parents ${c.parents} · pieces in flight ${c.piecesInFlight} · upload slots ${c.uploadSlots} · step ${c.stepMs} ms · rng seed ${c.rngSeed}`,
+    `S = ${fixed(r.imageBytes / MB, 1)} MB (layers ${layers}; pieces ${pieceSizes}) · B = ${fixed(r.linkBytesPerSecond / MB, 1)} MB/s per node link · ideal S/B = **${fixed(r.idealSeconds, 2)} s** · ${c.seeds} seed(s) at ${fixed(c.seedRate / MB, 1)} MB/s · origin ${fixed(c.originRate / MB, 1)} MB/s · request round trip ${c.latencyMs} ms · parents ${c.parents} · pieces in flight ${c.piecesInFlight} · upload slots ${c.uploadSlots} · step ${c.stepMs} ms · origin fallback ${c.originFallback} · rng seed ${c.rngSeed}`,
     '',
     `Simulated time, on ${mc.cpuModel}, ${mc.cores} cores · node ${mc.node} · commit ${mc.commit} · ${r.date}`,
     '',

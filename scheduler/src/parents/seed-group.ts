@@ -16,10 +16,11 @@
  * - While no daemon candidate holds a piece (the start of a burst) a child gets ⌈K/2⌉ parents: the scheduler tops a
  *   child with fewer than K up at one of its next reports, by then choosing by who holds what.
  *
- * Not the default yet: children outside the group reach the seed's pieces only through other daemons, and a daemon
- * whose next piece no parent holds for --piece-timeout fetches it from the origin. On slow links (bench sim: 10 MB/s
- * with 1 MiB pieces) pieces take longer than that to come down the swarm and the origin is flooded, where
- * LoadAwarePolicy's seed, a parent of every child, serves those pieces after a short wait.
+ * Not the default yet: children outside the group reach the seed's pieces only through other daemons, and the
+ * committed daemon fetches its reader's next piece from the origin when no parent could serve it for --piece-timeout.
+ * On slow links (bench sim: 10 MB/s with 1 MiB pieces) pieces take longer than that to come down the swarm and the
+ * origin is flooded, where LoadAwarePolicy's seed, a parent of every child, serves those pieces after a short wait.
+ * A daemon that waits while its parents still gain pieces (`bench sim --origin-fallback stalled`) removes that.
  */
 import { freeSlots, scoreCandidate } from './load-aware.ts';
 import type { ParentCandidate, ParentPolicy, ParentRequest } from './policy.ts';
