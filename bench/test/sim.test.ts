@@ -9,6 +9,7 @@ import { FluidNetwork } from '../src/sim/network.ts';
 import { loadSimOptions, type SimConfig } from '../src/sim/options.ts';
 import { pickPieces } from '../src/sim/piece-picker.ts';
 import { Rng } from '../src/sim/rng.ts';
+import { schedulerBytesPerPeer } from '../src/sim/scheduler-memory.ts';
 
 const MiB = 2 ** 20;
 const config = (argv: string[]): SimConfig => loadSimOptions(argv, {}).runs[0]!;
@@ -72,6 +73,13 @@ describe('bench sim: parts', () => {
     expect([...net.received]).toEqual([0, 70, 60, 0]);
     expect([...net.sent]).toEqual([100, 0, 0, 30]);
     expect(done).toEqual([]);
+  });
+
+  test('the scheduler\'s heap per peer is measured: positive, and more pieces cost more', () => {
+    const small = schedulerBytesPerPeer(2000, [8], 4);
+    const large = schedulerBytesPerPeer(2000, [4096, 4096], 4);
+    expect(small).toBeGreaterThan(0);
+    expect(large).toBeGreaterThan(small + 500);
   });
 
   test('the piece picker picks what the daemon\'s WindowThenRarest picks', () => {
