@@ -26,6 +26,10 @@ import { isValidNameComponent } from '@flotilla/oci';
 const registry = hostWithOptionalPort();
 
 export const DEFAULT_P2P_LISTEN = '/ip4/0.0.0.0/tcp/65002';
+/** A connected scheduler that is busy (seeding on a saturated link, CPU-bound) answers late but still answers. */
+export const DEFAULT_SCHEDULER_ANSWER_TIMEOUT_MS = 10_000;
+/** Half the default --piece-timeout: a queued piece starts well before its child would call it stalled. */
+export const DEFAULT_UPLOAD_QUEUE_MS = 1_000;
 
 /** Every knob of the node daemon. Flag names are the public interface (README table, YAML keys, env vars). */
 export const daemonOptions = defineOptions({
@@ -137,6 +141,12 @@ export const daemonOptions = defineOptions({
     default: 200,
     doc: 'pieces served to other daemons at once; more requests are answered busy',
   }),
+  uploadQueueMs: option({
+    flag: 'upload-queue-time',
+    parser: duration({ min: 1 }),
+    default: DEFAULT_UPLOAD_QUEUE_MS,
+    doc: 'a piece request that would wait longer than this for the upload link is answered busy (keep it below --piece-timeout)',
+  }),
   uploadRate: option({
     flag: 'upload-rate',
     parser: byteSize(),
@@ -165,7 +175,13 @@ export const daemonOptions = defineOptions({
     flag: 'scheduler-timeout',
     parser: duration({ min: 1 }),
     default: 1_000,
-    doc: 'go to the origin when the scheduler does not answer within this long',
+    doc: 'go to the origin when no connection to the scheduler can be made within this long',
+  }),
+  schedulerAnswerTimeoutMs: option({
+    flag: 'scheduler-answer-timeout',
+    parser: duration({ min: 1 }),
+    default: DEFAULT_SCHEDULER_ANSWER_TIMEOUT_MS,
+    doc: 'go to the origin when a connected scheduler has not answered within this long (a busy scheduler is slow, not gone)',
   }),
   swarmKeyFile: swarmKeyFileOption,
   logLevel: logLevelOption,

@@ -48,11 +48,13 @@ describe('daemon config', () => {
       reprovideIntervalMs: 600_000,
       zone: undefined,
       uploadSlots: 200,
+      uploadQueueMs: 1_000,
       uploadRate: 0,
       downloadRate: 0,
       piecesInFlight: 8,
       pieceTimeoutMs: 2_000,
       schedulerTimeoutMs: 1_000,
+      schedulerAnswerTimeoutMs: 10_000,
       swarmKeyFile: undefined,
       logLevel: 'info',
     } satisfies DaemonConfig);

@@ -26,21 +26,23 @@ describe('piece server', () => {
     await Promise.all(stores.map((s) => s.close()));
   });
 
-  async function server(blobs: TestBlob[], options: { uploadSlots?: number; uploadRate?: number } = {}) {
+  async function server(blobs: TestBlob[], options: { uploadSlots?: number; uploadRate?: number; uploadQueueMs?: number } = {}) {
     const node = await net.node();
     const store = await storeWith(blobs);
     stores.push(store);
     const active = new ActiveDownloads();
-    await new PieceServer({
+    const pieces = new PieceServer({
       node,
       store,
       active,
       uploadSlots: options.uploadSlots ?? 8,
+      uploadQueueMs: options.uploadQueueMs ?? 1_000,
       uploadBucket: new TokenBucket(options.uploadRate ?? 0),
       logger: silentLogger(),
-    }).start();
+    });
+    await pieces.start();
     await client.peerStore.merge(node.peerId, { multiaddrs: node.getMultiaddrs() });
-    return { node, store, active };
+    return { node, store, active, pieces };
   }
 
   async function get(from: P2PNode, blob: TestBlob, index: number, onFirstChunk?: () => void) {
@@ -49,7 +51,7 @@ describe('piece server', () => {
       if (chunks.push(c) === 1) onFirstChunk?.();
     };
     const reply = await pieceGet(client, from.peerId, { digest: blob.digest, index }, { onChunk });
-    return { type: reply.type, bytes: Buffer.concat(chunks) };
+    return { type: reply.type, bytes: Buffer.concat(chunks), ...(reply.type === 'busy' ? { retryAfterMs: reply.retryAfterMs } : {}) };
   }
 
   function pieceBytes(blob: TestBlob, index: number): Buffer {
@@ -114,5 +116,18 @@ describe('piece server', () => {
     // 1 MiB at 2 MiB/s with a 0.2 MiB burst.
     expect(performance.now() - started).toBeGreaterThan(350);
     await expect.poll(async () => (await get(node, blob, 1)).type).toBe('piece'); // the slot is released
+  });
+
+  it('answers busy, with when to come back, a request its upload link could not start before the queue time', async () => {
+    const blob = makeBlob(8 * MiB);
+    // 4 MiB/s and 600 ms of queue: the first three 1 MiB pieces are admitted, the fourth would wait ~750 ms.
+    const { node, pieces } = await server([blob], { uploadSlots: 100, uploadRate: 4 * MiB, uploadQueueMs: 600 });
+    const admitted = [0, 1, 2].map((index) => get(node, blob, index));
+    await expect.poll(() => pieces.uploadsInProgress, { timeout: 2_000, interval: 5 }).toBe(3);
+    const refused = await get(node, blob, 3);
+    expect(refused.type).toBe('busy');
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    for (const [index, reply] of (await Promise.all(admitted)).entries()) expect(reply.bytes.equals(pieceBytes(blob, index))).toBe(true);
+    expect((await get(node, blob, 3)).bytes.equals(pieceBytes(blob, 3))).toBe(true); // the link is free again
   });
 });

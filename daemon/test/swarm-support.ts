@@ -65,6 +65,7 @@ export async function servePieces(node: P2PNode, blobs: TestBlob[], options: { c
       store,
       active: new ActiveDownloads(),
       uploadSlots: 16,
+      uploadQueueMs: 1_000,
       uploadBucket: new TokenBucket(0),
       logger: silentLogger(),
     }).start();

@@ -65,6 +65,12 @@ export const schedulerOptions = defineOptions({
     default: 200,
     doc: 'pieces the seed serves at once; more requests are answered busy',
   }),
+  uploadQueueMs: option({
+    flag: 'upload-queue-time',
+    parser: duration({ min: 1 }),
+    default: 1_000,
+    doc: 'a piece request that would wait longer than this for the seed\'s upload link is answered busy (keep it below the daemons\' --piece-timeout)',
+  }),
   uploadRate: option({
     flag: 'upload-rate',
     parser: byteSize(),

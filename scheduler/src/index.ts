@@ -114,6 +114,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
     const uploads = new SeedPieceServer({
       seeds,
       uploadSlots: config.uploadSlots,
+      uploadQueueMs: config.uploadQueueMs,
       upload: new TokenBucket(config.uploadRate),
       logger: logger.child({ component: 'upload' }),
     });

@@ -212,7 +212,9 @@ export class SchedService {
       }
       return;
     }
-    if (failure.reason !== 'busy') this.#o.penalties.add(failure.peer, failure.reason === 'slow' ? PENALTY.slow : PENALTY.failure, now);
+    // `busy` is flow control (daemons no longer report it; older ones do): no penalty, no log line at info.
+    if (failure.reason === 'busy') return this.#o.logger.debug(fields, 'piece failed');
+    this.#o.penalties.add(failure.peer, failure.reason === 'slow' ? PENALTY.slow : PENALTY.failure, now);
     this.#o.logger.info(fields, 'piece failed');
   }
 

@@ -17,6 +17,7 @@ describe('scheduler config', () => {
       dataDir: '/home/u/.local/share/flotilla-scheduler',
       parents: 4,
       uploadSlots: 200,
+      uploadQueueMs: 1_000,
       uploadRate: 0,
       downloadRate: 0,
       hostTtlMs: 30_000,

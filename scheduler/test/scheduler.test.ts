@@ -93,10 +93,12 @@ describe('scheduler seeding from a real origin', () => {
 
     // Watch the seed's availability while fetching, as a daemon would.
     const haves: number[] = [];
+    const watchDigests = new Map<number, string>();
     let watchComplete = false;
     const watching = (async () => {
       for await (const have of pieceWatch(node, peerIdFromString(scheduler.peerId), { digest: BLOB_DIGEST, pieceCount: meta.pieceCount })) {
         haves.push(...have.pieces);
+        have.pieces.forEach((index, k) => watchDigests.set(index, have.digests![k]!));
         if (have.complete) watchComplete = true;
       }
     })();
@@ -127,6 +129,8 @@ describe('scheduler seeding from a real origin', () => {
       bytes: BLOB.byteLength,
     });
     expect(haves).toEqual([0, 1, 2, 3, 4, 5]);
+    // The seed's watch carries each piece's digest with it: children need not poll for them.
+    expect([...watchDigests.entries()]).toEqual(pieces.map((piece, index) => [index, sha256(piece)]));
 
     await waitFor(() => logLines.find((l) => l.msg === 'task seeded' && l.digest === BLOB_DIGEST), 10_000);
     const seeded = logLines.find((l) => l.msg === 'task seeded')!;

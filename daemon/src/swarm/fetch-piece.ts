@@ -7,7 +7,8 @@ import type { PeerId } from '@libp2p/interface';
 /** How one piece request to a parent ended. */
 export type PieceOutcome =
   | { kind: 'ok'; chunks: Uint8Array[] }
-  | { kind: 'busy' | 'missing' | 'corrupt' | 'cancelled' }
+  | { kind: 'busy'; retryAfterMs?: number }
+  | { kind: 'missing' | 'corrupt' | 'cancelled' }
   | { kind: 'slow' | 'error'; error: string };
 
 export interface FetchPieceOptions {
@@ -52,6 +53,7 @@ export async function fetchPiece(o: FetchPieceOptions): Promise<PieceOutcome> {
         arm();
       },
     });
+    if (reply.type === 'busy') return reply.retryAfterMs === undefined ? { kind: 'busy' } : { kind: 'busy', retryAfterMs: reply.retryAfterMs };
     if (reply.type !== 'piece') return { kind: reply.type };
     return o.pieceDigest === undefined || digestMatches(o.pieceDigest, chunks) ? { kind: 'ok', chunks } : { kind: 'corrupt' };
   } catch (err) {

@@ -73,6 +73,7 @@ export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise
       active,
       metas,
       uploadSlots: config.uploadSlots,
+      uploadQueueMs: config.uploadQueueMs,
       uploadBucket: new TokenBucket(config.uploadRate),
       logger: logger.child({ component: 'piece-server' }),
     }).start();
@@ -91,6 +92,7 @@ export async function startSwarm(config: DaemonConfig, deps: SwarmDeps): Promise
           node,
           addresses: config.schedulers,
           timeoutMs: config.schedulerTimeoutMs,
+          answerTimeoutMs: config.schedulerAnswerTimeoutMs,
           registration: {
             uploadSlots: config.uploadSlots,
             ...(config.zone === undefined ? {} : { zone: config.zone }),

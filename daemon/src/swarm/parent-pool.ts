@@ -6,8 +6,11 @@ import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { PieceSet } from './piece-set.ts';
 
-/** A parent that answered `busy` gets no new requests for this long. */
+/** A parent that answered `busy` without saying when to come back gets no new requests for this long. */
 const BUSY_BACKOFF_MS = 250;
+/** Bounds on the back-off a parent's `busy` asks for. */
+const MIN_BUSY_BACKOFF_MS = 20;
+const MAX_BUSY_BACKOFF_MS = 2_000;
 
 /** Why a parent is no longer used for this blob. `corrupt` is final; the others may be re-offered by the scheduler. */
 export type DropReason = 'corrupt' | 'slow' | 'error' | 'gone';
@@ -37,6 +40,8 @@ export interface ParentPoolOptions {
   onChange(): void;
   /** A parent went away on its own (its watch failed or ended unfinished). */
   onLost(parent: ParentState): void;
+  /** The seed told us the digests of these pieces on its watch stream (other parents' digests are ignored). */
+  onDigests(pieces: readonly number[], digests: readonly string[]): void;
   logger: Logger;
 }
 
@@ -50,10 +55,12 @@ export class ParentPool {
   readonly #parents = new Map<string, { state: ParentState; watch: AbortController }>();
   readonly #dropped = new Map<string, DropReason>();
   readonly #selfHash: number;
+  #gainedAt = performance.now();
 
   constructor(options: ParentPoolOptions) {
     this.#o = options;
     this.#selfHash = stringHash(options.node.peerId.toString());
+    options.node.addEventListener('peer:disconnect', this.#onDisconnect);
   }
 
   get size(): number {
@@ -63,6 +70,16 @@ export class ParentPool {
   get seed(): ParentState | undefined {
     for (const { state } of this.#parents.values()) if (state.isSeed) return state;
     return undefined;
+  }
+
+  /** When a parent last announced pieces it did not have before (or was added): is the swarm still moving? */
+  get gainedAt(): number {
+    return this.#gainedAt;
+  }
+
+  /** Availability grew (the seed's pieces are learnt from its digests, outside the watch streams). */
+  gained(now = performance.now()): void {
+    this.#gainedAt = now;
   }
 
   /** Parents dropped for this blob, to exclude when asking the scheduler for new ones. */
@@ -140,8 +157,15 @@ export class ParentPool {
     return true;
   }
 
-  busy(parent: ParentState, now: number): void {
-    parent.busyUntil = now + BUSY_BACKOFF_MS;
+  /** The parent's upload link is booked: no requests to it for `retryAfterMs` (what it asked for, bounded). */
+  busy(parent: ParentState, now: number, retryAfterMs = BUSY_BACKOFF_MS): void {
+    parent.busyUntil = now + Math.min(MAX_BUSY_BACKOFF_MS, Math.max(MIN_BUSY_BACKOFF_MS, retryAfterMs));
+  }
+
+  /** Does a usable parent (outside `exclude`) hold the piece, busy or not? Then it comes through the swarm soon. */
+  held(index: number, exclude?: ReadonlySet<string>): boolean {
+    for (const { state } of this.#parents.values()) if (state.have.has(index) && !exclude?.has(state.peerId)) return true;
+    return false;
   }
 
   /** Stops using a parent for this blob. */
@@ -157,9 +181,19 @@ export class ParentPool {
   }
 
   stop(): void {
+    this.#o.node.removeEventListener('peer:disconnect', this.#onDisconnect);
     for (const { watch } of this.#parents.values()) watch.abort();
     this.#parents.clear();
   }
+
+  /**
+   * Every connection to a parent closed (it stopped, or died): it is gone, even if it had told us it was complete
+   * and nothing of ours was in flight there — a killed scheduler's seed is noticed at once, not at the next request.
+   */
+  readonly #onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const entry = this.#parents.get(evt.detail.toString());
+    if (entry && !entry.watch.signal.aborted) this.#o.onLost(entry.state);
+  };
 
   async #watch(parent: ParentState, addresses: string[], signal: AbortSignal): Promise<void> {
     const { node, digest, pieceCount } = this.#o;
@@ -168,9 +202,12 @@ export class ParentPool {
       await node.peerStore.merge(parent.id, { multiaddrs: addresses.map((a) => multiaddr(a)) });
       for await (const have of pieceWatch(node, parent.id, { digest, pieceCount }, { signal })) {
         parent.heard = true;
-        for (const index of have.pieces) parent.have.add(index);
+        let gained = false;
+        for (const index of have.pieces) gained = parent.have.add(index) || gained;
         complete = have.complete;
-        if (complete) for (let i = 0; i < pieceCount; i++) parent.have.add(i);
+        if (complete) for (let i = 0; i < pieceCount; i++) gained = parent.have.add(i) || gained;
+        if (gained) this.#gainedAt = performance.now();
+        if (parent.isSeed && have.digests) this.#o.onDigests(have.pieces, have.digests);
         this.#o.onChange();
       }
     } catch (err) {

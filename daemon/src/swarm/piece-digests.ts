@@ -47,6 +47,13 @@ export class PieceDigests {
     digests.forEach((digest, k) => (this.#digests[from + k] ??= digest));
   }
 
+  /** Digests of the listed pieces (the seed's watch); known ones are kept. */
+  learnEach(pieces: readonly number[], digests: readonly string[]): void {
+    pieces.forEach((index, k) => {
+      if (index < this.#digests.length) this.#digests[index] ??= digests[k]!;
+    });
+  }
+
   /** A fresh assignment's meta (rejoin, reschedule): every digest known so far. */
   learnMeta(meta: TaskMeta, signature?: MetaSignature): void {
     meta.pieceDigests.forEach((digest, i) => {

@@ -23,6 +23,13 @@ const IN_ORDER_WINDOW = 4;
 const SEED_SHARE = 2;
 /** The shortest wait for a piece to come through another daemon before the seed is asked for it. */
 const MIN_PATIENCE_MS = 50;
+/** A seed that let a piece stall is not asked again for this long (it is not dropped: the swarm's pieces start there). */
+const SEED_SLOW_BACKOFF_MS = 1_000;
+/**
+ * Piece deadlines the reader waits on a piece nobody can serve yet before the origin is asked for it: the swarm must
+ * have stopped gaining pieces for that long too, or the parents holding it stayed busy that long.
+ */
+const FRONTIER_PATIENCE_DEADLINES = 4;
 
 const MISSING = 0;
 const FETCHING = 1;
@@ -87,6 +94,8 @@ export class PieceDownload {
   #frontierFromOrigin = false;
   #originOnly = false;
   #rescheduling = false;
+  /** The seed's watch carries piece digests (a scheduler that predates that is polled for them instead). */
+  #seedSendsDigests = false;
   #done = 0;
   /** Moving average of how long a piece request to a parent takes. */
   #pieceMs: number;
@@ -109,6 +118,7 @@ export class PieceDownload {
       isSeed: (peerId) => peerId === options.scheduler.peerId,
       onChange: () => this.#notify(),
       onLost: (parent) => this.#drop(parent.peerId, 'gone'),
+      onDigests: (pieces, digests) => this.#learnFromSeed(pieces, digests),
       logger: options.logger,
     });
     this.#reporter = new TaskReporter({
@@ -182,19 +192,26 @@ export class PieceDownload {
      * `urgent`: a request failed or the reader waits: the seed may be asked, else the origin — but once the seed is
      * gone a failed piece nobody holds is left to the daemon that ranks first for it, unless the reader waits on it.
      */
-    const start = (index: number, urgent: boolean, readerWaits = false): void => {
+    const start = (index: number, urgent: boolean, readerWaits = false): boolean => {
       const parent = this.#parentFor(index, now, urgent);
       if (parent) this.#fromParent(index, parent);
-      else if (readerWaits || (urgent && this.#seedless.mayFetch(index))) this.#fromOrigin(index);
-      else return;
+      else if (readerWaits || (urgent && this.#seedless.active && this.#seedless.mayFetch(index))) this.#fromOrigin(index);
+      else return false;
       free--;
+      return true;
     };
-    // A failed piece goes to another parent if one can serve it now, else to the origin: the reader must not wait.
+    /**
+     * A failed piece goes to another parent that can serve it now. One that parents hold but cannot take yet (busy)
+     * waits for them; one nobody holds goes back to the piece order (the seed has not fetched it yet), unless the
+     * seed is gone and it is ours to fetch. The reader's own piece is watched by #checkFrontier.
+     */
+    const waiting: number[] = [];
     for (const index of this.#urgent) {
       if (free <= 0) break;
       this.#urgent.delete(index);
-      if (this.#state[index] === MISSING) start(index, true);
+      if (this.#state[index] === MISSING && !start(index, true) && this.#parents.held(index, this.#failedFrom.get(index))) waiting.push(index);
     }
+    for (const index of waiting) this.#urgent.add(index);
     if (this.#originOnly || this.#frontierFromOrigin) {
       const end = this.#originOnly ? this.#meta.pieceCount : Math.min(this.#meta.pieceCount, this.#frontier + IN_ORDER_WINDOW);
       for (let i = this.#frontier; i < end && free > 0; i++) {
@@ -217,7 +234,9 @@ export class PieceDownload {
         start(index, false);
       }
     }
-    this.#reporter.wantDigests = !this.#digests.unverifiedAllowed && this.#digests.wanted((i) => this.#state[i] === DONE);
+    // A seed that sends digests on its watch spares the scheduler a poll every report interval from every child.
+    this.#reporter.wantDigests =
+      !this.#seedSendsDigests && !this.#digests.unverifiedAllowed && this.#digests.wanted((i) => this.#state[i] === DONE);
     if (this.#parents.size === 0 && !this.#originOnly && this.#done < this.#meta.pieceCount) void this.#reschedule();
   }
 
@@ -257,11 +276,20 @@ export class PieceDownload {
     return Math.min(this.#o.pieceTimeoutMs / 2, Math.max(MIN_PATIENCE_MS, 2 * this.#pieceMs));
   }
 
-  /** The reader waits on the frontier piece: if nobody could serve it for a piece deadline, the origin will. */
+  /**
+   * The reader waits on the frontier piece. If nobody could serve it for a few piece deadlines while the swarm
+   * stopped gaining pieces (the seed is stuck), or while the parents holding it stayed busy, the origin sends the
+   * next few pieces, once; then the swarm gets its chance again. A swarm still gaining pieces is waited for: the
+   * seed fetches the blob at the speed of its own link, so readers at its edge wait for it, and origin bytes taken
+   * then would come out of the seed's share of the origin's link — slowing everyone.
+   */
   #checkFrontier(now: number): void {
     if (this.#frontierFromOrigin || this.#frontier >= this.#meta.pieceCount) return;
-    if (this.#state[this.#frontier] !== MISSING || now - this.#frontierSince < this.#o.pieceTimeoutMs) return;
+    const patience = FRONTIER_PATIENCE_DEADLINES * this.#o.pieceTimeoutMs;
+    if (this.#state[this.#frontier] !== MISSING || now - this.#frontierSince < patience) return;
     if (this.#requestable(this.#frontier, now)) return;
+    const held = this.#parents.held(this.#frontier, this.#failedFrom.get(this.#frontier));
+    if (!held && now - this.#parents.gainedAt < patience && !this.#seedless.active) return;
     this.#frontierFromOrigin = true;
     this.#o.logger.info({ digest: this.#meta.digest, piece: this.#frontier }, 'no parent can serve the next piece in time; using the origin');
   }
@@ -307,8 +335,8 @@ export class PieceDownload {
     const kind = this.#parents.get(parent.peerId) === parent ? outcome.kind : 'cancelled';
     switch (kind) {
       case 'busy':
-        this.#parents.busy(parent, now);
-        this.#reporter.failed({ index, peer: parent.peerId, reason: 'busy' });
+        // Flow control, not a failure: the parent's upload link is booked; it said when to come back.
+        this.#parents.busy(parent, now, 'retryAfterMs' in outcome ? outcome.retryAfterMs : undefined);
         return;
       case 'missing':
         parent.have.delete(index);
@@ -325,6 +353,12 @@ export class PieceDownload {
         const error = 'error' in outcome ? outcome.error : '';
         this.#o.logger.info({ digest: this.#meta.digest, piece: index, parent: parent.peerId, reason: kind, error }, 'piece failed');
         this.#urgent.add(index);
+        if (kind === 'slow' && parent.isSeed) {
+          // Every piece starts at the seed: losing it for one late piece would send the rest to the origin.
+          this.#parents.busy(parent, now, SEED_SLOW_BACKOFF_MS);
+          this.#reporter.failed({ index, peer: parent.peerId, reason: kind });
+          return;
+        }
         return this.#fail(index, parent, kind);
       }
     }
@@ -388,18 +422,31 @@ export class PieceDownload {
     if (index === this.#frontier) {
       while (this.#frontier < this.#meta.pieceCount && this.#state[this.#frontier] === DONE) this.#frontier++;
       this.#frontierSince = performance.now();
-      if (parent) this.#frontierFromOrigin = false;
+      // The window the origin was asked for is on its way; the next stall is judged afresh.
+      this.#frontierFromOrigin = false;
     }
   }
 
   /** Piece digests and parents from a report-ack. */
   #absorb(news: TaskNews): void {
-    if (news.pieceDigests) this.#digests.learn(news.pieceDigests.from, news.pieceDigests.digests);
+    if (news.pieceDigests) {
+      this.#digests.learn(news.pieceDigests.from, news.pieceDigests.digests);
+      if (news.pieceDigests.digests.length > 0) this.#parents.gained();
+    }
     if (news.signature) this.#digests.learnSignature(news.signature);
     if (news.parents) this.#parents.add(news.parents);
     // The seed publishes a piece's digest once that piece is on its disk.
     const seed = this.#parents.seed;
     if (seed) for (const i of this.#digests.known()) seed.have.add(i);
+    const signed = this.#digests.takeSigned();
+    if (signed) this.#o.onSignedMeta?.(signed);
+    this.#notify();
+  }
+
+  /** Digests from the seed's watch stream: the pieces are on the seed's disk, so the swarm has gained them. */
+  #learnFromSeed(pieces: readonly number[], digests: readonly string[]): void {
+    this.#seedSendsDigests = true;
+    this.#digests.learnEach(pieces, digests);
     const signed = this.#digests.takeSigned();
     if (signed) this.#o.onSignedMeta?.(signed);
     this.#notify();

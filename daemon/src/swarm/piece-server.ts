@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '@flotilla/log';
 import type { P2PNode } from '@flotilla/p2p';
-import type { TokenBucket } from '@flotilla/ratelimit';
+import { UploadQueue, type TokenBucket } from '@flotilla/ratelimit';
 import type { ContentStore } from '@flotilla/store';
 import {
   choosePieceLength,
@@ -29,6 +29,8 @@ export interface PieceServerOptions {
   active: ActiveDownloads;
   /** Piece uploads at once; more requests are answered `busy`. */
   uploadSlots: number;
+  /** A request that could not start within this long is answered `busy` (see UploadQueue). */
+  uploadQueueMs: number;
   uploadBucket: TokenBucket;
   /** Signed task meta to hand out with `meta` (without it, only sizes are). */
   metas?: SignedMetaStore;
@@ -46,21 +48,22 @@ interface Holding {
 
 /**
  * Serves /flotilla/piece/1.0.0 to other daemons: pieces of committed blobs (read from the store) and of blobs still
- * downloading (only pieces already verified and written), `watch` streams of which pieces are there, an upload-slot
- * limit and the --upload-rate bucket.
+ * downloading (only pieces already verified and written), `watch` streams of which pieces are there, and an upload
+ * queue on the --upload-rate bucket that answers `busy` when a request could not start in time.
  */
 export class PieceServer {
   readonly #o: PieceServerOptions;
   readonly #corrupt = process.env[CORRUPT_UPLOAD_ENV] === '1';
-  #uploads = 0;
+  readonly #uploads: UploadQueue;
 
   constructor(options: PieceServerOptions) {
     this.#o = options;
+    this.#uploads = new UploadQueue({ bucket: options.uploadBucket, slots: options.uploadSlots, maxWaitMs: options.uploadQueueMs });
     if (this.#corrupt) options.logger.warn({ env: CORRUPT_UPLOAD_ENV }, 'FAULT INJECTION: every uploaded piece is corrupted');
   }
 
   get uploadsInProgress(): number {
-    return this.#uploads;
+    return this.#uploads.uploads;
   }
 
   async start(): Promise<void> {
@@ -84,22 +87,29 @@ export class PieceServer {
   async #get(request: { digest: string; index: number }, context: RequestContext): Promise<PieceGetReply> {
     const holding = await this.#holding(request.digest);
     if (!holding?.have.has(request.index)) return { type: 'missing' };
-    if (this.#uploads >= this.#o.uploadSlots) return { type: 'busy' };
     const { start, end } = pieceRange(request.index, holding.size, holding.pieceLength);
-    const file = await openFirst(holding.paths);
-    if (!file) return { type: 'missing' };
-    this.#uploads++;
+    const admission = this.#uploads.admit(end - start);
+    if (!admission.ok) return { type: 'busy', retryAfterMs: admission.retryAfterMs };
+    const { upload } = admission;
+    const file = await openFirst(holding.paths).catch((err: unknown) => {
+      upload.release();
+      throw err;
+    });
+    if (!file) {
+      upload.release();
+      return { type: 'missing' };
+    }
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
-      this.#uploads--;
+      upload.release();
       void file.close().catch(() => undefined);
     };
     return {
       type: 'piece',
       length: end - start,
-      body: this.#read(file, start, end, context.signal),
+      body: upload.pace(this.#read(file, start, end), context.signal),
       done: release,
     };
   }
@@ -113,14 +123,13 @@ export class PieceServer {
     return signed ? { type: 'blob-meta', size, signed } : { type: 'blob-meta', size };
   }
 
-  async *#read(file: FileHandle, start: number, end: number, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  async *#read(file: FileHandle, start: number, end: number): AsyncGenerator<Uint8Array> {
     for (let pos = start; pos < end; ) {
       const length = Math.min(READ_CHUNK, end - pos);
       const chunk = Buffer.allocUnsafe(length);
       const { bytesRead } = await file.read(chunk, 0, length, pos);
       if (bytesRead !== length) throw new Error(`blob file ended at ${pos + bytesRead} inside a piece`);
       if (this.#corrupt && pos === start) chunk[0] = chunk[0]! ^ 0xff;
-      await this.#o.uploadBucket.take(length, signal);
       pos += length;
       yield chunk;
     }

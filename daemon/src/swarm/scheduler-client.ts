@@ -3,6 +3,7 @@ import type { P2PNode } from '@flotilla/p2p';
 import { schedCall, LIMITS, type SchedRequest, type SchedResponseFor } from '@flotilla/wire';
 import type { PeerId } from '@libp2p/interface';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { DEFAULT_SCHEDULER_ANSWER_TIMEOUT_MS } from '../config.ts';
 
 /** After a failed call, requests skip the scheduler (straight to the origin) for this long. */
 const DOWN_FOR_MS = 5_000;
@@ -13,7 +14,10 @@ export interface SchedulerClientOptions {
   node: P2PNode;
   /** The scheduler's multiaddr; a `/p2p/` part is optional (the peer id is learnt on connect). */
   address: string;
+  /** --scheduler-timeout: how long making a connection may take (an unreachable scheduler is given up on quickly). */
   timeoutMs: number;
+  /** --scheduler-answer-timeout: how long a connected scheduler may take to answer (busy is not gone). */
+  answerTimeoutMs?: number;
   registration: { zone?: string; uploadSlots: number; uploadRate?: number };
   /** Registered after being unregistered (first contact, back after being down, or it had forgotten us). */
   onRegistered?(): void;
@@ -45,9 +49,11 @@ export const NO_SCHEDULER: SchedulerLink = {
 };
 
 /**
- * The daemon's side of /flotilla/sched/1.0.0: one call per request, each bounded by --scheduler-timeout. A failed
- * call marks the scheduler down for a few seconds, so the misses that follow go elsewhere at once instead of each
- * waiting out the timeout. Registration is renewed at half its TTL, redone after the scheduler forgot us, and
+ * The daemon's side of /flotilla/sched/1.0.0: one call per request. Connecting is bounded by --scheduler-timeout
+ * (an unreachable scheduler costs a miss about a second); once connected, the answer by --scheduler-answer-timeout:
+ * a scheduler whose link or CPU is busy seeding answers late, and giving up on it then would send the whole swarm
+ * to the origin at the moment it matters most. A failed call marks the scheduler down for a few seconds, so the
+ * misses that follow go elsewhere at once instead of each waiting out the timeout. Registration is renewed at half its TTL, redone after the scheduler forgot us, and
  * retried every second while it is down, which is how a scheduler that comes back is noticed.
  */
 export class SchedulerClient {
@@ -103,9 +109,10 @@ export class SchedulerClient {
   }
 
   async #send<R extends SchedRequest>(request: R, options: { pieceCount?: number } = {}): Promise<SchedResponseFor<R>> {
-    const signal = AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), this.#stopped.signal]);
+    const answerTimeoutMs = this.#o.answerTimeoutMs ?? DEFAULT_SCHEDULER_ANSWER_TIMEOUT_MS;
     try {
-      const peer = await this.#connect(signal);
+      const peer = await this.#connect(AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), this.#stopped.signal]));
+      const signal = AbortSignal.any([AbortSignal.timeout(answerTimeoutMs), this.#stopped.signal]);
       const response = await schedCall(this.#o.node, peer, request, { signal, ...options });
       if (response.type === 'error' && response.code === 'unknown-host') this.#registered = false;
       return response;

@@ -29,12 +29,13 @@ export class SchedulerPool {
 
   constructor(options: SchedulerPoolOptions) {
     this.#o = options;
-    const { node, timeoutMs, registration, logger } = options;
+    const { node, timeoutMs, answerTimeoutMs, registration, logger } = options;
     this.clients = options.addresses.map((address) => {
       const client: SchedulerClient = new SchedulerClient({
         node,
         address,
         timeoutMs,
+        ...(answerTimeoutMs === undefined ? {} : { answerTimeoutMs }),
         registration,
         logger,
         onRegistered: () => void this.#report(client, () => true),

@@ -2,8 +2,12 @@ import { LIMITS, type MetaSignature, type Parent, type PieceFailure } from '@flo
 import { PieceSet } from './piece-set.ts';
 import type { SchedulerLink } from './scheduler-client.ts';
 
-/** Reports are batched: one every this many ms while there is something to say. */
-const REPORT_INTERVAL_MS = 100;
+/**
+ * Reports are batched: one every this many ms while there is something to say. Every report is a stream the
+ * scheduler opens, parses and answers: ten children reporting every 100 ms kept a busy scheduler from answering
+ * `task` in time. Availability between daemons travels on their watch streams, not through reports.
+ */
+const REPORT_INTERVAL_MS = 250;
 
 /** What a report-ack can teach a download. */
 export interface TaskNews {

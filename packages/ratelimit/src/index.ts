@@ -1,2 +1,3 @@
 export * from './token-bucket.ts';
 export * from './throttle-stream.ts';
+export * from './upload-queue.ts';

@@ -2,7 +2,7 @@ import { WireError } from './errors.ts';
 import { isCompleteMeta, metaSignatureOf, type SignedTaskMeta } from './meta-signature.ts';
 import { MAX_BLOB_SIZE, MAX_PIECE_COUNT, MAX_PIECE_LENGTH } from './pieces.ts';
 import { MAX_SCHED_FRAME, taskMetaOf } from './sched-messages.ts';
-import { decodeJson, Fields, messageType, pieceIndexesValue } from './validate.ts';
+import { arrayValue, decodeJson, digestValue, Fields, messageType, pieceIndexesValue, uintValue } from './validate.ts';
 
 /**
  * Daemon ↔ daemon (and the scheduler's seed): `get` is one short stream per piece — a request frame, a response
@@ -26,16 +26,35 @@ export type PieceRequest =
 /** The answer to `meta`: the blob's size (piece geometry follows from it), and the signed meta when known. */
 export type BlobMetaResponse = { type: 'blob-meta'; size: number; signed?: SignedTaskMeta } | { type: 'missing' };
 
-export type PieceResponse = { type: 'piece'; index: number; length: number } | { type: 'busy' } | { type: 'missing' };
+/**
+ * `busy` may say when to come back (`retryAfterMs`, added after 1.0.0; peers without it ignore the field and the
+ * asker then uses its own back-off): the parent's upload link is booked for about that long.
+ */
+export type PieceResponse = { type: 'piece'; index: number; length: number } | { type: 'busy'; retryAfterMs?: number } | { type: 'missing' };
 
-/** Pieces the sender has: the first frame of a watch is the full set, later ones add to it. */
+/** The longest back-off a `busy` may ask for. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * Pieces the sender has: the first frame of a watch is the full set (a seed may spread it over several frames, see
+ * MAX_HAVE_DIGESTS), later ones add to it.
+ */
 export interface HaveMessage {
   type: 'have';
   /** Strictly ascending piece indexes. */
   pieces: number[];
   /** The sender has every piece of the blob. */
   complete: boolean;
+  /**
+   * The sha256 of each piece in `pieces`, in the same order (added after 1.0.0: peers without it ignore the field).
+   * Only a scheduler's seed sends them, and children take them only from the seed their scheduler named: that is
+   * how piece digests reach children while the seed is still fetching, with no polling.
+   */
+  digests?: string[];
 }
+
+/** Pieces per `have` frame that carries digests: 256 × ~75 bytes stays well inside a control frame. */
+export const MAX_HAVE_DIGESTS = 256;
 
 const REQUEST_TYPES = ['get', 'watch', 'meta'] as const;
 const RESPONSE_TYPES = ['piece', 'busy', 'missing'] as const;
@@ -86,7 +105,10 @@ export function parsePieceResponse(bytes: Uint8Array, expected?: PieceResponseCo
       }
       return { type, index, length };
     }
-    case 'busy':
+    case 'busy': {
+      const retryAfterMs = f.optional('retryAfterMs', (v, p) => uintValue(v, p, MAX_RETRY_AFTER_MS));
+      return retryAfterMs === undefined ? { type } : { type, retryAfterMs };
+    }
     case 'missing':
       return { type };
   }
@@ -97,5 +119,10 @@ export function parseHave(bytes: Uint8Array, pieceCount: number): HaveMessage {
   const f = new Fields(decodeJson(bytes), 'have');
   messageType(f, ['have'] as const);
   const bound = Math.min(pieceCount, MAX_PIECE_COUNT);
-  return { type: 'have', pieces: f.required('pieces', (v, p) => pieceIndexesValue(v, p, bound)), complete: f.boolean('complete') };
+  const pieces = f.required('pieces', (v, p) => pieceIndexesValue(v, p, bound));
+  const complete = f.boolean('complete');
+  const digests = f.optional('digests', (v, p) => arrayValue(v, p, MAX_HAVE_DIGESTS, digestValue));
+  if (digests === undefined) return { type: 'have', pieces, complete };
+  if (digests.length !== pieces.length) throw new WireError(`${f.at('digests')} must have one digest per piece (${pieces.length})`);
+  return { type: 'have', pieces, complete, digests };
 }

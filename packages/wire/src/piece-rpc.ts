@@ -6,6 +6,7 @@ import {
   type HaveMessage,
   MAX_META_FRAME,
   MAX_PIECE_CONTROL_FRAME,
+  MAX_RETRY_AFTER_MS,
   PIECE_PROTOCOL,
   parseBlobMetaResponse,
   parseHave,
@@ -108,7 +109,7 @@ export async function* pieceWatch(
 }
 
 export type PieceGetReply =
-  | { type: 'busy' }
+  | { type: 'busy'; retryAfterMs?: number }
   | { type: 'missing' }
   | {
       type: 'piece';
@@ -119,13 +120,16 @@ export type PieceGetReply =
       done?: (err?: unknown) => void;
     };
 
+/** One `have` frame as a watch handler yields it (digests: the seed's, at most MAX_HAVE_DIGESTS). */
+export type HaveUpdate = Omit<HaveMessage, 'type'>;
+
 export interface PieceHandlers {
   get(request: { digest: string; index: number }, context: RequestContext): Promise<PieceGetReply>;
   /**
    * The full set first, then additions, until the blob is complete. Must end once context.signal aborts (the
    * child stopped watching or went away).
    */
-  watch(request: { digest: string }, context: RequestContext): AsyncIterable<{ pieces: number[]; complete: boolean }>;
+  watch(request: { digest: string }, context: RequestContext): AsyncIterable<HaveUpdate>;
   /** What this peer knows of a blob; without a handler every `meta` request is answered `missing`. */
   meta?(request: { digest: string }, context: RequestContext): Promise<BlobMetaResponse>;
 }
@@ -155,7 +159,8 @@ export async function handlePiece(node: Registrar, handlers: PieceHandlers, opti
 
 async function serveGet(rpc: RpcStream, request: { index: number }, reply: PieceGetReply): Promise<void> {
   if (reply.type !== 'piece') {
-    await rpc.send(encodeJson({ type: reply.type }, MAX_PIECE_CONTROL_FRAME), true);
+    const retryAfterMs = reply.type === 'busy' && reply.retryAfterMs !== undefined ? Math.min(MAX_RETRY_AFTER_MS, Math.ceil(reply.retryAfterMs)) : undefined;
+    await rpc.send(encodeJson(retryAfterMs === undefined ? { type: reply.type } : { type: reply.type, retryAfterMs }, MAX_PIECE_CONTROL_FRAME), true);
     return;
   }
   try {
@@ -186,9 +191,9 @@ async function serveWatch(rpc: RpcStream, context: RequestContext, updates: Piec
     (err: unknown) => stop.abort(err),
   );
   const signal = AbortSignal.any([stop.signal, context.signal]);
-  for await (const { pieces, complete } of updates({ digest }, { ...context, signal })) {
+  for await (const update of updates({ digest }, { ...context, signal })) {
     if (signal.aborted) break;
-    await rpc.send(encodeJson({ type: 'have', pieces, complete }, MAX_PIECE_CONTROL_FRAME), false);
+    await rpc.send(encodeJson({ type: 'have', ...update }, MAX_PIECE_CONTROL_FRAME), false);
   }
   if (isProtocolViolation(stop.signal.reason)) throw stop.signal.reason;
   if (rpc.stream.writeStatus === 'writable') await rpc.stream.close();

@@ -88,11 +88,20 @@ export const pieceRequest: fc.Arbitrary<PieceRequest> = fc.oneof(
 export const pieceResponse: fc.Arbitrary<PieceResponse> = fc.oneof(
   fc.record({ type: fc.constant('piece' as const), index: fc.nat({ max: MAX_PIECE_COUNT - 1 }), length: fc.nat({ max: 16 * 2 ** 20 }) }),
   fc.constant({ type: 'busy' as const }),
+  fc.record({ type: fc.constant('busy' as const), retryAfterMs: fc.nat({ max: 60_000 }) }),
   fc.constant({ type: 'missing' as const }),
 );
 
+/** A `have` frame; a seed's carries one digest per piece. */
 export const have = (pieceCount: number): fc.Arbitrary<HaveMessage> =>
-  fc.record({ type: fc.constant('have' as const), pieces: indexes(pieceCount), complete: fc.boolean() });
+  fc.oneof(
+    fc.record({ type: fc.constant('have' as const), pieces: indexes(pieceCount), complete: fc.boolean() }),
+    fc
+      .record({ pieces: indexes(pieceCount), complete: fc.boolean() })
+      .chain(({ pieces, complete }) =>
+        fc.array(digest, { minLength: pieces.length, maxLength: pieces.length }).map((digests) => ({ type: 'have' as const, pieces, complete, digests })),
+      ),
+  );
 
 /** Replaces the value at one random path of a JSON object (or adds a field) with an arbitrary JSON value. */
 export function mutate(message: object): fc.Arbitrary<unknown> {

@@ -84,6 +84,20 @@ describe('wire message validation', () => {
     expect(() => parseHave(json({ type: 'have', pieces: [4, 2], complete: false }), 10)).toThrow(/ascending/);
   });
 
+  it('takes a seed\'s piece digests only one per piece, and a bounded back-off in busy', () => {
+    expect(parseHave(json({ type: 'have', pieces: [1, 2], complete: false, digests: [DIGEST, DIGEST] }), 10)).toEqual({
+      type: 'have',
+      pieces: [1, 2],
+      complete: false,
+      digests: [DIGEST, DIGEST],
+    });
+    expect(() => parseHave(json({ type: 'have', pieces: [1, 2], complete: false, digests: [DIGEST] }), 10)).toThrow(/one digest per piece/);
+    expect(() => parseHave(json({ type: 'have', pieces: [1], complete: false, digests: ['sha256:xyz'] }), 10)).toThrow(WireError);
+    expect(parsePieceResponse(json({ type: 'busy', retryAfterMs: 250 }))).toEqual({ type: 'busy', retryAfterMs: 250 });
+    expect(() => parsePieceResponse(json({ type: 'busy', retryAfterMs: 60_001 }))).toThrow(WireError);
+    expect(() => parsePieceResponse(json({ type: 'busy', retryAfterMs: -1 }))).toThrow(WireError);
+  });
+
   it('checks cross-field consistency and bounds', () => {
     const meta = { digest: DIGEST, size: 3 * 2 ** 20, pieceLength: 2 ** 20, pieceCount: 3, pieceDigests: [null, DIGEST, null] };
     const assigned = (m: object): Uint8Array => json({ type: 'task-assigned', meta: m, parents: [] });
