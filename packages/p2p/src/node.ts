@@ -9,6 +9,7 @@ import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { clusterDht, type ClusterDht, type DhtOptions } from './dht.ts';
 import { loadOrCreateIdentity } from './identity.ts';
+import { bulkNoiseCrypto } from './noise-crypto.ts';
 import { readSwarmKey } from './swarm-key.ts';
 
 export interface P2PNodeOptions {
@@ -63,7 +64,7 @@ export async function createP2PNode(options: P2PNodeOptions): Promise<P2PNode> {
     addresses: { listen: options.listen },
     transports: [tcp()],
     ...(psk === undefined ? {} : { connectionProtector: preSharedKey({ psk }) }),
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: bulkNoiseCrypto })],
     streamMuxers: [
       yamux({
         // Opening many piece streams right after a dial failed intermittently at the default of 10.
