@@ -37,7 +37,7 @@ interface Ranked {
 
 export class SeedGroupPolicy implements ParentPolicy {
   /** Per seed: the children it was handed to, oldest first. */
-  readonly #seedGroups = new Map<string, string[]>();
+  readonly #seedGroups = new Map<string, Set<string>>();
 
   choose(request: ParentRequest): ParentCandidate[] {
     const { k, requester } = request;
@@ -62,15 +62,17 @@ export class SeedGroupPolicy implements ParentPolicy {
    */
   #seedGroup(seed: string, request: ParentRequest): Set<string> | undefined {
     let members = this.#seedGroups.get(seed);
-    if (!members) this.#seedGroups.set(seed, (members = []));
-    const inTask = new Set(request.candidates.map((c) => c.peerId));
-    const present = members.filter((id) => inTask.has(id));
-    if (!present.includes(request.requester)) {
-      if (present.length >= request.k) return undefined;
-      members.push(request.requester);
-      if (members.length > MAX_REMEMBERED_MEMBERS) members.shift();
+    if (!members) this.#seedGroups.set(seed, (members = new Set()));
+    const present = new Set<string>();
+    for (const c of request.candidates) if (members.has(c.peerId)) present.add(c.peerId);
+    if (!present.has(request.requester)) {
+      if (present.size >= request.k) return undefined;
+      members.add(request.requester);
+      // A Set iterates in insertion order: the oldest member goes first.
+      if (members.size > MAX_REMEMBERED_MEMBERS) members.delete(members.values().next().value!);
     }
-    return new Set(present.filter((id) => id !== request.requester));
+    present.delete(request.requester);
+    return present;
   }
 }
 
