@@ -13,20 +13,21 @@ const MAX_BARS = 100;
 export function simCompletionCdfSvg(runs: SimRunResult[], idealSeconds: number): string {
   const curves = runs
     .filter((run) => run.ok)
-    .map((run, i) => ({ mode: `${run.policy}, N = ${run.nodes}`, doneSeconds: run.nodeResults.map((n) => n.doneSeconds), color: RUN_COLORS[i % RUN_COLORS.length]! }));
+    .map((run, i) => ({ mode: `${run.policy} ${run.nodes}`, doneSeconds: run.nodeResults.map((n) => n.doneSeconds), color: RUN_COLORS[i % RUN_COLORS.length]! }));
   return completionCdfSvg(curves, idealSeconds);
 }
 
 export function simBytesBySourceSvg(runs: SimRunResult[], imageBytes: number): string {
   return bytesBySourceSvg(
-    runs.map((run) => ({ mode: `${run.policy}, N = ${run.nodes}`, nodes: sampleByDoneTime(run.nodeResults, MAX_BARS) })),
+    runs.map((run) => ({ mode: `${run.policy}, N = ${run.nodes}${run.ok ? '' : ' (unfinished)'}`, nodes: sampleByDoneTime(run.nodeResults, MAX_BARS) })),
     imageBytes,
   );
 }
 
 /** `count` nodes spread evenly over the done-time order, the slowest always included. */
 function sampleByDoneTime(nodes: SimNodeResult[], count: number): SimNodeResult[] {
-  const sorted = [...nodes].sort((a, b) => a.doneSeconds - b.doneSeconds);
+  // Unfinished nodes (NaN) last.
+  const sorted = [...nodes].sort((a, b) => (Number.isNaN(a.doneSeconds) ? 1 : 0) - (Number.isNaN(b.doneSeconds) ? 1 : 0) || a.doneSeconds - b.doneSeconds);
   if (sorted.length <= count) return sorted;
   return Array.from({ length: count }, (_, k) => sorted[Math.round((k * (sorted.length - 1)) / (count - 1))]!);
 }
