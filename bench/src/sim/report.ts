@@ -57,7 +57,7 @@ export function renderSimReport(r: SimResults): string {
     '## The scheduler\'s cost (real scheduler code, timed on this machine)',
     '',
     table(
-      ['policy', 'nodes', 'scheduler calls', 'scheduler CPU ms', 'CPU ms per peer', 'heap per peer', 'simulation wall s', 'simulation CPU s', 'steps'],
+      ['policy', 'nodes', 'scheduler calls', 'scheduler ms', 'ms per peer', 'heap per peer', 'simulation wall s', 'simulation CPU s', 'core share', 'steps'],
       r.runs.map((run) => [
         run.policy,
         String(run.nodes),
@@ -67,11 +67,12 @@ export function renderSimReport(r: SimResults): string {
         `${fixed(run.scheduler.heapBytesPerPeer / 1024, 1)} KiB`,
         fixed(run.wallSeconds, 1),
         fixed(run.cpuSeconds, 1),
+        `${fixed((100 * run.cpuSeconds) / run.wallSeconds, 0)} %`,
         String(run.steps),
       ]),
     ),
     '',
-    'Scheduler CPU = wall time inside the real host registry, task table and parent policy (register, task and report calls), single-threaded. Heap per peer = heap growth for N hosts each in every task with all pieces and K parents, between forced collections.',
+    'Scheduler ms = wall time inside the real host registry, task table and parent policy (register, task and report calls) in this single-threaded process. Core share = simulation CPU ÷ wall time: on a busy machine below 100 %, and the scheduler ms overstate its CPU by up to that factor. Heap per peer = heap growth for N hosts each in every task with all pieces and K parents, between forced collections (a second build, after a warm-up).',
     '',
     '![completion CDF](completion-cdf.svg)',
     '',
