@@ -5,7 +5,7 @@ import { OriginError, type OriginResponse } from '@flotilla/origin';
  * Maps an origin answer that is not a success to what the mirror's client gets. 401 keeps `WWW-Authenticate` so
  * docker/containerd run their own token flow; 5xx becomes 502 so containerd moves on to the next host at once.
  */
-export function upstreamStatusError(response: OriginResponse, what: 'manifest' | 'blob'): OciError {
+export function upstreamStatusError(response: Pick<OriginResponse<unknown>, 'status' | 'headers'>, what: 'manifest' | 'blob'): OciError {
   const status = response.status;
   if (status === 401) {
     const challenge = response.headers['www-authenticate'];

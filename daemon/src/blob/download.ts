@@ -106,6 +106,7 @@ export class BlobDownload extends EventEmitter<{ change: [] }> {
 
   #set(state: DownloadState): void {
     this.#state = state;
+    if (state.phase === 'committed' || state.phase === 'failed') this.recent.clear();
     this.emit('change');
   }
 }

@@ -1,8 +1,7 @@
-import type { Readable } from 'node:stream';
 import { OciError } from '@flotilla/oci';
-import type { OriginClient } from '@flotilla/origin';
+import type { BlobBody, HeldBytes, OriginClient } from '@flotilla/origin';
 import type { BlobWriter } from '@flotilla/store';
-import { requestOrigin } from '../origin-request.ts';
+import { requestOriginBlob } from '../origin-request.ts';
 import { upstreamFailure, upstreamStatusError } from '../upstream-errors.ts';
 import type { BlobFetchRequest, BlobSource, StartedFetch } from './source.ts';
 
@@ -16,14 +15,12 @@ export class OriginBlobSource implements BlobSource {
   }
 
   async start(request: BlobFetchRequest, writer: BlobWriter): Promise<StartedFetch> {
-    const response = await requestOrigin(this.#origin, {
-        registry: request.registry,
-        repository: request.repository,
-        kind: 'blobs',
-        reference: request.digest.value,
-        method: 'GET',
-        ...(request.authorization ? { authorization: request.authorization } : {}),
-        signal: request.signal,
+    const response = await requestOriginBlob(this.#origin, {
+      registry: request.registry,
+      repository: request.repository,
+      reference: request.digest.value,
+      ...(request.authorization ? { authorization: request.authorization } : {}),
+      signal: request.signal,
     });
     if (response.status !== 200) {
       response.body.destroy();
@@ -36,32 +33,40 @@ export class OriginBlobSource implements BlobSource {
   }
 }
 
-/** Chunks are gathered into one vectored write of about this size: fewer syscalls, no copying. */
+/** Body bytes are gathered into one vectored write of about this size: fewer syscalls, no copying. */
 const APPEND_BYTES = 1 << 20;
 /** Appends in flight at once: one awaited write at a time caps near 0.5 GB/s, a few overlap hashing and I/O. */
 const APPENDS_IN_FLIGHT = 4;
 
-/** Moves the origin body into the writer, checking it against the announced length. */
-async function pump(body: Readable, writer: BlobWriter, size: number | undefined): Promise<void> {
+/**
+ * Moves the origin body into the writer, checking it against the announced length. Body bytes are pooled memory:
+ * each run is released once the append that carries it has settled (the writer keeps what readers need).
+ */
+async function pump(body: BlobBody, writer: BlobWriter, size: number | undefined): Promise<void> {
   const inFlight: Promise<void>[] = [];
-  let pending: Buffer[] = [];
+  let pending: HeldBytes[] = [];
   let pendingBytes = 0;
   let received = 0;
   const flush = async () => {
     if (pendingBytes === 0) return;
-    inFlight.push(writer.append(pending));
+    const held = pending;
     pending = [];
     pendingBytes = 0;
+    inFlight.push(
+      writer.append(held.map((h) => h.bytes)).finally(() => {
+        for (const h of held) h.release();
+      }),
+    );
     if (inFlight.length >= APPENDS_IN_FLIGHT) await inFlight.shift();
   };
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      received += chunk.byteLength;
+    for (let held = await body.read(); held; held = await body.read()) {
+      pending.push(held);
+      received += held.bytes.byteLength;
       if (size !== undefined && received > size) {
         throw new OciError(502, 'UNAVAILABLE', `upstream sent more than its Content-Length ${size}`);
       }
-      pending.push(chunk);
-      pendingBytes += chunk.byteLength;
+      pendingBytes += held.bytes.byteLength;
       if (pendingBytes >= APPEND_BYTES) await flush();
     }
     await flush();
@@ -70,7 +75,8 @@ async function pump(body: Readable, writer: BlobWriter, size: number | undefined
       throw new OciError(502, 'UNAVAILABLE', `upstream body ended at ${received} of ${size} bytes`);
     }
   } catch (err) {
-    body.destroy();
+    body.destroy(err);
+    for (const h of pending) h.release();
     await Promise.allSettled(inFlight);
     throw upstreamFailure(err);
   }

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import { holdBytes } from '@flotilla/origin';
 import type { ByteRange } from '../mirror/range.ts';
 import type { BlobDownload } from './download.ts';
 
@@ -80,7 +81,9 @@ export async function streamDownload(download: BlobDownload, range: ByteRange, r
       if (pos < limit) {
         let chunk = download.recent.slice(pos, limit);
         let release: (() => void) | undefined;
-        if (!chunk) {
+        // Recent chunks may be pooled memory: held until the socket has taken them.
+        if (chunk) release = holdBytes(chunk);
+        else {
           fd ??= await openSource(download);
           ({ chunk, release } = await reads.read(fd, pos, limit - pos));
         }

@@ -1,13 +1,16 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Logger } from '@flotilla/log';
-import { request } from 'undici';
 import { parseChallenge } from './challenge.ts';
 import type { Credentials } from './docker-config.ts';
 import { Dispatchers } from './dispatchers.ts';
 import { registryEndpoint } from './endpoint.ts';
-import { OriginError, toOriginError } from './errors.ts';
-import { basicAuthorization, flattenHeaders, readLimited, streamOf } from './http.ts';
+import { OriginError } from './errors.ts';
+import { basicAuthorization } from './http.ts';
+import { Http1Transport } from './http1-transport.ts';
+import type { BlobBody } from './pooled-body.ts';
 import { TokenCache } from './tokens.ts';
+import type { HopResponse, Transport } from './transport.ts';
+import { UndiciTransport } from './undici-transport.ts';
 
 /** Per-registry settings, resolved by the daemon's config. */
 export interface RegistryAccess {
@@ -48,28 +51,29 @@ export interface OriginRequest {
   signal?: AbortSignal;
 }
 
-export interface OriginResponse {
+/** What a blob GET asks for: the kind and method are implied. */
+export type OriginBlobRequest = Omit<OriginRequest, 'kind' | 'method'>;
+
+export interface OriginResponse<Body = Readable> {
   status: number;
   /** Lower-case names, single values. */
   headers: Record<string, string>;
-  /** Raw bytes (never decompressed); errors with OriginTimeoutError when the origin goes idle too long. */
-  body: Readable;
+  /**
+   * Raw bytes (never decompressed); fails with OriginTimeoutError when the origin goes idle too long. A node stream
+   * from request(), a pooled BlobBody from requestBlob().
+   */
+  body: Body;
   /** Final URL after redirects. */
   url: string;
 }
 
 /** One HTTP exchange (redirects followed) before its body is handed to the caller. */
-interface Exchange {
-  status: number;
-  headers: Record<string, string>;
-  body: Readable;
+interface Exchange<Body> extends HopResponse<Body> {
   url: string;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
-/** Longer redirect bodies are not worth reading to keep the connection; the socket is closed instead. */
-const MAX_REDIRECT_BODY_BYTES = 64 * 1024;
 /** A 401 body we may return after a failed auth retry is kept in memory; error JSON is far below this. */
 const MAX_BUFFERED_401_BYTES = 64 * 1024;
 const USER_AGENT = 'flotilla';
@@ -78,6 +82,8 @@ const USER_AGENT = 'flotilla';
 export class OriginClient {
   readonly #options: OriginClientOptions;
   readonly #dispatchers: Dispatchers;
+  readonly #undici: UndiciTransport;
+  readonly #http1: Http1Transport;
   readonly #tokens: TokenCache;
   /** Registries that challenged with Basic: configured credentials go along on the first try from then on. */
   readonly #basicRegistries = new Set<string>();
@@ -85,42 +91,56 @@ export class OriginClient {
   constructor(options: OriginClientOptions) {
     this.#options = options;
     this.#dispatchers = new Dispatchers(options.connectTimeoutMs);
-    this.#tokens = new TokenCache({
-      dispatchers: this.#dispatchers,
-      firstByteTimeoutMs: options.firstByteTimeoutMs,
-      idleTimeoutMs: options.idleTimeoutMs,
-      logger: options.logger,
-    });
+    const deadlines = { firstByteTimeoutMs: options.firstByteTimeoutMs, idleTimeoutMs: options.idleTimeoutMs };
+    this.#undici = new UndiciTransport({ dispatchers: this.#dispatchers, ...deadlines });
+    this.#http1 = new Http1Transport({ connectTimeoutMs: options.connectTimeoutMs, ...deadlines });
+    this.#tokens = new TokenCache({ dispatchers: this.#dispatchers, ...deadlines, logger: options.logger });
   }
 
   /**
    * Sends one request upstream. Auth failures are never thrown: the origin's 401 (with its WWW-Authenticate) comes
    * back as the response. Throws OriginError when the origin cannot be reached or does not answer in time.
    */
-  async request(req: OriginRequest): Promise<OriginResponse> {
-    const access = this.#options.access(req.registry);
-    const url = `${registryEndpoint(req.registry, access.insecure)}/v2/${req.repository}/${req.kind}/${req.reference}`;
-    // The client runs its own token flow against the origin's challenge; we only relay.
-    if (req.authorization !== undefined) return this.#respond(await this.#exchange(url, req, access, req.authorization), req);
+  request(req: OriginRequest): Promise<OriginResponse<Readable>> {
+    return this.#fetch(req, this.#undici);
+  }
 
-    const credentials = credentialsOf(access);
-    const defaultScope = `repository:${req.repository}:pull`;
-    const cachedToken = this.#basicRegistries.has(req.registry) ? undefined : this.#tokens.cached(req.registry, defaultScope);
-    const first = await this.#exchange(url, req, access, this.#preemptiveAuthorization(req.registry, credentials, cachedToken));
-    if (first.status !== 401) return this.#respond(first, req);
-
-    const denied = await bufferBody(first);
-    if (cachedToken) this.#tokens.invalidate(req.registry, defaultScope, cachedToken);
-    const retry = await this.#answerChallenge(denied, req, access, credentials, defaultScope);
-    if (!retry) return this.#respond(denied, req);
-    const second = await this.#exchange(url, req, access, retry.authorization);
-    if (second.status === 401) retry.rejected();
-    return this.#respond(second, req);
+  /**
+   * A blob GET whose body is read into pooled memory, on a connection of its own: the cold-pull path, where a
+   * buffer per read and stream machinery cost more than the bytes themselves. Same auth, redirects and deadlines.
+   */
+  requestBlob(req: OriginBlobRequest): Promise<OriginResponse<BlobBody>> {
+    return this.#fetch({ ...req, kind: 'blobs', method: 'GET' }, this.#http1);
   }
 
   /** Closes every upstream connection; requests still running fail. */
   close(): Promise<void> {
     return this.#dispatchers.close();
+  }
+
+  async #fetch<Body>(req: OriginRequest, transport: Transport<Body>): Promise<OriginResponse<Body>> {
+    const access = this.#options.access(req.registry);
+    const url = `${registryEndpoint(req.registry, access.insecure)}/v2/${req.repository}/${req.kind}/${req.reference}`;
+    const respond = (exchange: Exchange<Body>): OriginResponse<Body> => ({
+      ...exchange,
+      body: transport.relay(exchange.body, `${req.method} ${exchange.url}`, req.signal),
+    });
+    // The client runs its own token flow against the origin's challenge; we only relay.
+    if (req.authorization !== undefined) return respond(await this.#exchange(transport, url, req, access, req.authorization));
+
+    const credentials = credentialsOf(access);
+    const defaultScope = `repository:${req.repository}:pull`;
+    const cachedToken = this.#basicRegistries.has(req.registry) ? undefined : this.#tokens.cached(req.registry, defaultScope);
+    const first = await this.#exchange(transport, url, req, access, this.#preemptiveAuthorization(req.registry, credentials, cachedToken));
+    if (first.status !== 401) return respond(first);
+
+    const denied = await bufferBody(transport, first);
+    if (cachedToken) this.#tokens.invalidate(req.registry, defaultScope, cachedToken);
+    const retry = await this.#answerChallenge(denied, req, access, credentials, defaultScope);
+    if (!retry) return respond(denied);
+    const second = await this.#exchange(transport, url, req, access, retry.authorization);
+    if (second.status === 401) retry.rejected();
+    return respond(second);
   }
 
   #preemptiveAuthorization(registry: string, credentials?: Credentials, cachedToken?: string): string | undefined {
@@ -130,7 +150,7 @@ export class OriginClient {
 
   /** The Authorization to retry with after a 401, or undefined when we have nothing better to offer. */
   async #answerChallenge(
-    denied: Exchange,
+    denied: Exchange<unknown>,
     req: OriginRequest,
     access: RegistryAccess,
     credentials: Credentials | undefined,
@@ -158,7 +178,13 @@ export class OriginClient {
   }
 
   /** Sends the request, following redirects; Authorization only ever goes to the registry's own origin. */
-  async #exchange(url: string, req: OriginRequest, access: RegistryAccess, authorization?: string): Promise<Exchange> {
+  async #exchange<Body>(
+    transport: Transport<Body>,
+    url: string,
+    req: OriginRequest,
+    access: RegistryAccess,
+    authorization?: string,
+  ): Promise<Exchange<Body>> {
     const registryOrigin = new URL(url).origin;
     let current = new URL(url);
     for (let redirects = 0; ; redirects++) {
@@ -167,20 +193,14 @@ export class OriginClient {
       if (req.range) headers.range = req.range;
       if (authorization && current.origin === registryOrigin) headers.authorization = authorization;
       const started = performance.now();
-      let res: Awaited<ReturnType<typeof request>>;
-      try {
-        res = await request(current, {
-          // The registry's CA also covers its redirect targets (e.g. private object storage behind the same CA).
-          dispatcher: this.#dispatchers.for(current.origin, access.caPem),
-          method: req.method,
-          headers,
-          headersTimeout: this.#options.firstByteTimeoutMs,
-          bodyTimeout: this.#options.idleTimeoutMs,
-          ...(req.signal ? { signal: req.signal } : {}),
-        });
-      } catch (err) {
-        throw toOriginError(err, `${req.method} ${current.origin}`, req.signal);
-      }
+      const res = await transport.send({
+        url: current,
+        method: req.method,
+        headers,
+        // The registry's CA also covers its redirect targets (e.g. private object storage behind the same CA).
+        ...(access.caPem ? { caPem: access.caPem } : {}),
+        ...(req.signal ? { signal: req.signal } : {}),
+      });
       this.#options.logger.debug(
         {
           registry: req.registry,
@@ -189,24 +209,17 @@ export class OriginClient {
           reference: req.reference,
           method: req.method,
           host: current.host,
-          status: res.statusCode,
+          status: res.status,
           duration_ms: Math.round(performance.now() - started),
         },
         'origin request',
       );
       const location = res.headers.location;
-      if (!REDIRECT_STATUSES.has(res.statusCode) || location === undefined) {
-        return { status: res.statusCode, headers: flattenHeaders(res.headers), body: res.body, url: current.href };
-      }
-      // Reading the (small) redirect body keeps the connection reusable.
-      await res.body.dump({ limit: MAX_REDIRECT_BODY_BYTES, ...(req.signal ? { signal: req.signal } : {}) });
+      if (!REDIRECT_STATUSES.has(res.status) || location === undefined) return { ...res, url: current.href };
+      await transport.discard(res.body);
       if (redirects >= MAX_REDIRECTS) throw new OriginError('protocol', `more than ${MAX_REDIRECTS} redirects from ${url}`);
-      current = new URL(Array.isArray(location) ? location[0]! : location, current);
+      current = new URL(location, current);
     }
-  }
-
-  #respond(exchange: Exchange, req: OriginRequest): OriginResponse {
-    return { ...exchange, body: relayBody(exchange.body, `${req.method} ${exchange.url}`, req.signal) };
   }
 }
 
@@ -217,20 +230,8 @@ function credentialsOf(access: RegistryAccess): Credentials | undefined {
 }
 
 /** Reads a 401's (small) body so the connection is free for the retry, yet the body can still be returned. */
-async function bufferBody(exchange: Exchange): Promise<Exchange> {
-  const bytes = await readLimited(exchange.body, MAX_BUFFERED_401_BYTES).catch(() => undefined);
-  if (bytes) return { ...exchange, body: streamOf(bytes) };
-  return { ...exchange, headers: { ...exchange.headers, 'content-length': '0' }, body: streamOf(Buffer.alloc(0)) };
-}
-
-/**
- * Hands the upstream body to the caller as a plain node stream whose errors are OriginErrors; when the caller
- * destroys it (or it ends), the upstream request is released.
- */
-function relayBody(upstream: Readable, what: string, signal?: AbortSignal): Readable {
-  const relay = new PassThrough();
-  upstream.on('error', (err) => relay.destroy(toOriginError(err, what, signal) as Error));
-  relay.on('close', () => upstream.destroy());
-  upstream.pipe(relay);
-  return relay;
+async function bufferBody<Body>(transport: Transport<Body>, exchange: Exchange<Body>): Promise<Exchange<Body>> {
+  const bytes = await transport.readSmall(exchange.body, MAX_BUFFERED_401_BYTES);
+  if (bytes) return { ...exchange, body: transport.bodyOf(bytes) };
+  return { ...exchange, headers: { ...exchange.headers, 'content-length': '0' }, body: transport.bodyOf(Buffer.alloc(0)) };
 }

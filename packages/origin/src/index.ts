@@ -2,3 +2,5 @@ export * from './client.ts';
 export * from './endpoint.ts';
 export * from './errors.ts';
 export { readDockerConfigCredentials, type Credentials } from './docker-config.ts';
+export type { BlobBody } from './pooled-body.ts';
+export { holdBytes, type HeldBytes } from './receive-buffers.ts';

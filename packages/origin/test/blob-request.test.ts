@@ -1,0 +1,268 @@
+import { createHash } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { digestOf } from '@flotilla/oci';
+import { freePort, pushRandomImage, runChecked, startRegistry, waitFor, type PushedTestImage, type Registry } from '@flotilla/test';
+import { OriginError, type BlobBody, type OriginBlobRequest, type OriginClient } from '../src/index.ts';
+import { startTestServer, testClient, type TestServer } from './helpers.ts';
+
+// requestBlob: the blob GET whose body is read into pooled memory over a connection of its own. Same auth,
+// redirect and deadline rules as request(); these tests cover the transport itself.
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function client(...args: Parameters<typeof testClient>): OriginClient {
+  const c = testClient(...args);
+  cleanups.push(() => c.close());
+  return c;
+}
+
+async function server(handler: Parameters<typeof startTestServer>[0]): Promise<TestServer> {
+  const s = await startTestServer(handler);
+  cleanups.push(() => s.close());
+  return s;
+}
+
+/** A TCP server that answers every connection with `respond` (raw bytes, for framings node:http never sends). */
+async function rawServer(respond: (socket: Socket) => void): Promise<string> {
+  const sockets: Socket[] = [];
+  const tcp = createTcpServer((socket) => {
+    sockets.push(socket);
+    socket.once('data', () => respond(socket));
+  });
+  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        tcp.close(() => resolve());
+      }),
+  );
+  return `127.0.0.1:${(tcp.address() as AddressInfo).port}`;
+}
+
+/** Reads a body to its end, copying each run out and releasing it, as a consumer must; `pauseMs(i)` after run i. */
+async function readBody(body: BlobBody, pauseMs?: (run: number) => number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let held = await body.read(); held; held = await body.read()) {
+    parts.push(Buffer.from(held.bytes));
+    held.release();
+    const ms = pauseMs?.(parts.length - 1) ?? 0;
+    if (ms) await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+  return Buffer.concat(parts);
+}
+
+const DIGEST = `sha256:${'a'.repeat(64)}`;
+const blob = (registry: string, extra: Partial<OriginBlobRequest> = {}): OriginBlobRequest => ({
+  registry,
+  repository: 'app/x',
+  reference: DIGEST,
+  ...extra,
+});
+
+/** Our deadlines are socket timers: they fire close to the deadline, well within this. */
+const TIMER_SLACK_MS = 1_000;
+
+async function expectOriginError(promise: Promise<unknown>, kind: OriginError['kind'], message?: RegExp): Promise<void> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OriginError);
+  expect((err as OriginError).kind).toBe(kind);
+  if (message) expect((err as OriginError).message).toMatch(message);
+}
+
+describe('from a registry', () => {
+  let registry: Registry;
+  let image: PushedTestImage;
+  beforeAll(async () => {
+    registry = await startRegistry();
+    image = await pushRandomImage(registry, 'app/plain', 'v1', { layerSizes: [5_000_000, 1_000] });
+  });
+  afterAll(() => registry?.stop());
+
+  it('GET delivers the exact bytes', async () => {
+    for (const layer of image.layers) {
+      const res = await client().requestBlob({ registry: registry.host, repository: 'app/plain', reference: layer.digest });
+      expect(res.status).toBe(200);
+      expect(res.headers['content-length']).toBe(String(layer.bytes.length));
+      expect(digestOf(await readBody(res.body))).toBe(layer.digest);
+    }
+  });
+
+  it('Range returns 206 with the slice; a 404 comes back as a status', async () => {
+    const layer = image.layers[0]!;
+    const c = client();
+    const res = await c.requestBlob({ registry: registry.host, repository: 'app/plain', reference: layer.digest, range: 'bytes=1000-1999' });
+    expect(res.status).toBe(206);
+    expect((await readBody(res.body)).equals(layer.bytes.subarray(1000, 2000))).toBe(true);
+    const missing = await c.requestBlob({ registry: registry.host, repository: 'app/plain', reference: DIGEST });
+    expect(missing.status).toBe(404);
+    missing.body.destroy();
+  });
+});
+
+describe('framings', () => {
+  const payload = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251));
+
+  it('chunked, in many writes', async () => {
+    const chunked = await server((_req, res) => {
+      res.writeHead(200);
+      for (let at = 0; at < payload.length; at += 700) res.write(payload.subarray(at, at + 700));
+      res.end();
+    });
+    const res = await client().requestBlob(blob(chunked.host));
+    expect(res.headers['transfer-encoding']).toBe('chunked');
+    expect((await readBody(res.body)).equals(payload)).toBe(true);
+  });
+
+  it('delimited by the connection closing, after an interim 100 Continue', async () => {
+    const host = await rawServer((socket) => {
+      socket.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n');
+      socket.end(payload);
+    });
+    const res = await client().requestBlob(blob(host));
+    expect(res.status).toBe(200);
+    expect((await readBody(res.body)).equals(payload)).toBe(true);
+  });
+
+  it('a body cut short of its Content-Length fails with a protocol error naming the byte counts', async () => {
+    const host = await rawServer((socket) => socket.end(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n'), payload.subarray(0, 1000)])));
+    const res = await client().requestBlob(blob(host));
+    await expectOriginError(readBody(res.body), 'protocol', /1000 of 3000/);
+  });
+
+  it('a reply that is not HTTP/1.1 is a protocol error', async () => {
+    const host = await rawServer((socket) => socket.end('SSH-2.0-OpenSSH\r\n\r\n'));
+    await expectOriginError(client().requestBlob(blob(host)), 'protocol', /status line/);
+  });
+});
+
+describe('a large body read slowly', () => {
+  it('arrives whole: the connection stops reading while the reader lags, and the idle deadline does not count that', async () => {
+    const big = Buffer.alloc(24 << 20);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i);
+    const origin = await server((_req, res) => res.writeHead(200, { 'content-length': big.length }).end(big));
+    const res = await client({}, { idleTimeoutMs: 300 }).requestBlob(blob(origin.host));
+    // The first pause outlasts the idle deadline: the origin is not silent, the reader is holding it back.
+    const received = await readBody(res.body, (run) => (run === 0 ? 800 : 5));
+    expect(createHash('sha256').update(received).digest('hex')).toBe(createHash('sha256').update(big).digest('hex'));
+  });
+});
+
+describe('redirects', () => {
+  it('follows them, keeping Authorization on the registry origin and dropping it elsewhere', async () => {
+    const storage = await server((_req, res) => res.writeHead(200, { 'content-length': '5' }).end('bytes'));
+    const registry = await server((req, res) => {
+      if (req.url!.startsWith('/v2/')) res.writeHead(302, { location: '/internal/blob' }).end();
+      else res.writeHead(307, { location: `${storage.url}/bucket/blob?signature=abc` }).end();
+    });
+    const res = await client().requestBlob(blob(registry.host, { authorization: 'Bearer secret-token' }));
+    expect(res.status).toBe(200);
+    expect((await readBody(res.body)).toString()).toBe('bytes');
+    expect(res.url).toBe(`${storage.url}/bucket/blob?signature=abc`);
+    expect(registry.requests.map((r) => [r.url, r.headers.authorization])).toEqual([
+      [`/v2/app/x/blobs/${DIGEST}`, 'Bearer secret-token'],
+      ['/internal/blob', 'Bearer secret-token'],
+    ]);
+    expect(storage.requests).toHaveLength(1);
+    expect(storage.requests[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it('a Basic challenge is answered with the configured credentials', async () => {
+    const expected = `Basic ${Buffer.from('alice:s3cret').toString('base64')}`;
+    const registry = await server((req, res) => {
+      if (req.headers.authorization === expected) res.writeHead(200, { 'content-length': '2' }).end('ok');
+      else res.writeHead(401, { 'www-authenticate': 'Basic realm="registry"', 'content-length': '6' }).end('denied');
+    });
+    const res = await client({ [registry.host]: { username: 'alice', password: 's3cret' } }).requestBlob(blob(registry.host));
+    expect(res.status).toBe(200);
+    expect((await readBody(res.body)).toString()).toBe('ok');
+    const denied = await client().requestBlob(blob(registry.host));
+    expect(denied.status).toBe(401);
+    expect(denied.headers['www-authenticate']).toBe('Basic realm="registry"');
+    expect((await readBody(denied.body)).toString()).toBe('denied');
+  });
+});
+
+describe('deadlines and failures', () => {
+  it('first byte: a server that accepts and never answers times out', async () => {
+    const host = await rawServer(() => {});
+    const started = Date.now();
+    await expectOriginError(client({}, { firstByteTimeoutMs: 500 }).requestBlob(blob(host)), 'timeout', new RegExp(host));
+    const elapsed = Date.now() - started;
+    expect(elapsed).toBeGreaterThanOrEqual(450);
+    expect(elapsed).toBeLessThan(500 + TIMER_SLACK_MS);
+  });
+
+  it('body idle: half a body, then a stall, fails the body with a timeout', async () => {
+    const stalled = await server((_req, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write(Buffer.alloc(500, 1));
+    });
+    const res = await client({}, { idleTimeoutMs: 500 }).requestBlob(blob(stalled.host));
+    const started = Date.now();
+    await expectOriginError(readBody(res.body), 'timeout');
+    expect(Date.now() - started).toBeLessThan(500 + TIMER_SLACK_MS);
+  });
+
+  it('connection refused is unreachable', async () => {
+    const port = await freePort();
+    await expectOriginError(client().requestBlob(blob(`127.0.0.1:${port}`)), 'unreachable');
+  });
+
+  it('aborting via the signal fails the body with the signal reason and closes the upstream connection', async () => {
+    let upstreamClosed = false;
+    const stalled = await server((req, res) => {
+      req.socket.once('close', () => (upstreamClosed = true));
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write(Buffer.alloc(10));
+    });
+    const controller = new AbortController();
+    const res = await client().requestBlob(blob(stalled.host, { signal: controller.signal }));
+    const reading = readBody(res.body).then(
+      () => 'ended',
+      (err: unknown) => err,
+    );
+    const reason = new Error('shutting down');
+    controller.abort(reason);
+    expect(await reading).toBe(reason);
+    await waitFor(() => upstreamClosed, 2_000);
+  });
+});
+
+describe('TLS', () => {
+  let dir: string;
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('verifies https, trusting the configured CA in addition to the system roots', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'origin-blob-tls-'));
+    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+    await runChecked('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    ]);
+    const caPem = await readFile(cert, 'utf8');
+    const payload = Buffer.alloc(3 << 20, 7);
+    const https = createHttpsServer({ key: await readFile(key), cert: caPem }, (_req, res) => res.end(payload));
+    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => https.close(() => resolve())));
+    https.on('connection', (socket) => cleanups.push(() => void socket.destroy()));
+    const host = `127.0.0.1:${(https.address() as AddressInfo).port}`;
+
+    await expectOriginError(client({ [host]: { insecure: false } }).requestBlob(blob(host)), 'unreachable');
+    const res = await client({ [host]: { insecure: false, caPem } }).requestBlob(blob(host));
+    expect(res.status).toBe(200);
+    expect(res.url.startsWith('https://')).toBe(true);
+    expect((await readBody(res.body)).equals(payload)).toBe(true);
+  });
+});
