@@ -8,3 +8,5 @@ export { fanoutCommand } from './fanout/cli.ts';
 export { fanoutOptions, loadFanoutOptions, type FanoutOptions } from './fanout/options.ts';
 export { simCommand, SIM_SUMMARY } from './sim/cli.ts';
 export { simOptions, loadSimOptions, type SimOptions } from './sim/options.ts';
+export { lookupCommand } from './lookup/cli.ts';
+export { lookupOptions } from './lookup/options.ts';

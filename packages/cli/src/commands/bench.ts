@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import {
   fanoutCommand,
   fanoutOptions,
+  lookupCommand,
+  lookupOptions,
   MIRROR_USAGE,
   parseBenchArgs,
   renderMarkdown,
@@ -13,38 +15,43 @@ import {
   UsageError,
   withCleanup,
 } from '@flotilla/bench';
-import { ConfigError, didYouMean, renderHelp } from '@flotilla/config';
+import { ConfigError, didYouMean, renderHelp, type OptionSchema } from '@flotilla/config';
 import { ExitCode, type Command } from '../command.ts';
 
-const SUBCOMMANDS = ['fanout', 'mirror', 'sim'];
 const FANOUT_SUMMARY = 'N nodes pull one image at once: directly from the origin, through one central pull-through mirror, and over p2p; links emulated.';
+const LOOKUP_SUMMARY = 'DHT provider lookup latency on N daemons without a scheduler: until the first provider, p50/p90/p99.';
+
+/** The subcommands that take typed options (their --help is rendered from them); mirror parses its own. */
+const TYPED: Record<string, { summary: string; options: OptionSchema; run(argv: string[], env: NodeJS.ProcessEnv): Promise<number> }> = {
+  fanout: { summary: FANOUT_SUMMARY, options: fanoutOptions, run: fanoutCommand },
+  sim: { summary: SIM_SUMMARY, options: simOptions, run: simCommand },
+  lookup: { summary: LOOKUP_SUMMARY, options: lookupOptions, run: lookupCommand },
+};
+const SUBCOMMANDS = [...Object.keys(TYPED), 'mirror'];
 
 /**
- * `flotilla bench fanout|mirror|sim`: benchmarks on real processes on this machine (sim: in simulated time). Not a
- * service: it runs, reports and exits. `--help` lists the fanout flags (the dispatcher renders `options`); mirror's
- * are in its usage text.
+ * `flotilla bench fanout|mirror|sim|lookup`: benchmarks on real processes on this machine (sim: in simulated
+ * time). Not a service: it runs, reports and exits. `--help` lists the fanout flags (the dispatcher renders
+ * `options`); each subcommand's --help its own.
  */
 export const benchCommand: Command = {
   name: 'bench',
-  summary: "Benchmarks: 'bench fanout' (N nodes pull one image: direct, central mirror, p2p), 'bench mirror' (the daemon as a mirror) and 'bench sim' (the scheduler on simulated time, up to 10,000s of nodes).",
+  summary:
+    "Benchmarks: 'bench fanout' (N nodes pull one image: direct, central mirror, p2p), 'bench mirror' (the daemon as a mirror), 'bench sim' (the scheduler on simulated time, up to 10,000s of nodes) and 'bench lookup' (DHT provider lookups).",
   subcommands: SUBCOMMANDS,
   options: fanoutOptions,
   async run(argv, env) {
     const [subcommand, ...rest] = argv;
-    if (subcommand === 'fanout' && (rest.includes('--help') || rest.includes('-h'))) {
-      process.stdout.write(renderHelp({ usage: 'flotilla bench fanout [options]', summary: FANOUT_SUMMARY, options: fanoutOptions }));
+    const typed = subcommand === undefined ? undefined : TYPED[subcommand];
+    if (typed && (rest.includes('--help') || rest.includes('-h'))) {
+      process.stdout.write(renderHelp({ usage: `flotilla bench ${subcommand} [options]`, summary: typed.summary, options: typed.options }));
       return ExitCode.ok;
     }
-    if (subcommand === 'sim' && (rest.includes('--help') || rest.includes('-h'))) {
-      process.stdout.write(renderHelp({ usage: 'flotilla bench sim [options]', summary: SIM_SUMMARY, options: simOptions }));
-      return ExitCode.ok;
-    }
-    if (subcommand === 'fanout') return fanoutCommand(rest, env);
-    if (subcommand === 'sim') return simCommand(rest, env);
+    if (typed) return typed.run(rest, env);
     if (subcommand === 'mirror') return mirrorCommand(rest);
     const hint = subcommand === undefined ? '' : didYouMean(subcommand, SUBCOMMANDS, (s) => `'${s}'`);
     throw new ConfigError(
-      `${subcommand === undefined ? 'missing subcommand' : `unknown subcommand '${subcommand}'${hint}`}: use 'flotilla bench fanout', 'flotilla bench mirror' or 'flotilla bench sim'\n\n${MIRROR_USAGE}`,
+      `${subcommand === undefined ? 'missing subcommand' : `unknown subcommand '${subcommand}'${hint}`}: use ${SUBCOMMANDS.map((s) => `'flotilla bench ${s}'`).join(', ')}\n\n${MIRROR_USAGE}`,
     );
   },
 };
