@@ -189,6 +189,13 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
       }
       chunkStart = chunkEnd;
     }
+    // Before the hash step moves contiguousBytes: a reader woken by 'progress' then finds the chunk in memory
+    // instead of reading it back from the file.
+    let at = offset;
+    for (const chunk of chunks) {
+      this.emit('written', at, chunk);
+      at += chunk.byteLength;
+    }
     await this.#enqueueHashing(async () => {
       let at = offset;
       for (const chunk of chunks) {
@@ -196,11 +203,6 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
         at += chunk.byteLength;
       }
     });
-    let at = offset;
-    for (const chunk of chunks) {
-      this.emit('written', at, chunk);
-      at += chunk.byteLength;
-    }
   }
 
   #enqueueHashing(step: () => Promise<void>): Promise<void> {
