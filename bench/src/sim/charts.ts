@@ -80,7 +80,7 @@ export function sweepSvg(runs: SimRunResult[], imageBytes: number): string {
 
 /** Powers of ten covering the node counts (at least two). */
 function logDecades(counts: number[]): number[] {
-  const lo = 10 ** Math.floor(Math.log10(Math.min(...counts, 10)));
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...counts)));
   const hi = 10 ** Math.ceil(Math.log10(Math.max(...counts, lo * 10)));
   const decades: number[] = [];
   for (let n = lo; n <= hi; n *= 10) decades.push(n);
