@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '@flotilla/log';
 import { parseDigest, type Digest } from '@flotilla/oci';
 import { FileBlobWriter, type BlobWriter } from './blob-writer.ts';
+import { startHashWorker } from './hasher.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { DIGEST_ALGORITHMS, StoreLayout } from './layout.ts';
 import { openMetaDb, type MetaDb } from './meta-db.ts';
@@ -47,6 +48,7 @@ export class ContentStore {
       await meta.db.close();
       throw error;
     }
+    startHashWorker();
     return new ContentStore(layout, meta);
   }
 

@@ -23,6 +23,14 @@ export function createHasher(digest: Digest, expectedSize: number | undefined): 
   return HashWorkerClient.shared().open(digest);
 }
 
+/**
+ * Boots the hash worker ahead of the first large blob: it takes ~80 ms to start (loading its module), during which
+ * a cold pull's hashing, and so its clients, would wait.
+ */
+export function startHashWorker(): void {
+  HashWorkerClient.shared();
+}
+
 function inlineHasher(digest: Digest): Hasher {
   const hash = hasherFor(digest);
   return {
