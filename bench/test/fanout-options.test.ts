@@ -58,4 +58,10 @@ describe('fanout flags', () => {
     expect(error('--latency', '10ms')).toMatch(/--latency needs --link netns/);
     expect(error('--link', 'ratelimit', '--loss', '1%')).toMatch(/--loss needs --link netns/);
   });
+
+  test('--kill-scheduler-at takes a percentage of all the bytes; a bad one names the flag', () => {
+    expect(loadFanoutOptions(['--kill-scheduler-at', '33%'], {}).killSchedulerAtPercent).toBe(33);
+    expect(loadFanoutOptions([], {}).killSchedulerAtPercent).toBeUndefined();
+    expect(error('--kill-scheduler-at', 'a third')).toMatch(/--kill-scheduler-at/);
+  });
 });

@@ -144,6 +144,11 @@ export const fanoutOptions = defineOptions({
     parser: percent(),
     doc: 'share of packets lost between any two hosts (dropped as they arrive at the receiving host; needs --link netns)',
   }),
+  killSchedulerAt: optionalOption({
+    flag: 'kill-scheduler-at',
+    parser: percent(),
+    doc: 'p2p mode: SIGKILL the scheduler (the seed too) once this share of all the nodes\' bytes has arrived, e.g. 33%: the daemons carry on among themselves',
+  }),
 });
 
 /** A validated fan-out run. */
@@ -162,6 +167,8 @@ export interface FanoutOptions {
   latencyMs?: number;
   /** Percent of packets lost between any two hosts (netns only). */
   lossPercent?: number;
+  /** p2p: the scheduler is killed once this percent of every node's bytes together has arrived. */
+  killSchedulerAtPercent?: number;
 }
 
 /** Parses and checks the flags (defaults < --config file < FLOTILLA_* env < flags); throws ConfigError naming the flag. */
@@ -190,6 +197,7 @@ export function loadFanoutOptions(argv: readonly string[], env: NodeJS.ProcessEn
     link: raw.link,
     ...(raw.latency === undefined ? {} : { latencyMs: raw.latency }),
     ...(raw.loss === undefined ? {} : { lossPercent: raw.loss }),
+    ...(raw.killSchedulerAt === undefined ? {} : { killSchedulerAtPercent: raw.killSchedulerAt }),
   };
 }
 

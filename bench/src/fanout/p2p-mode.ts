@@ -25,7 +25,14 @@ export async function startP2P(ctx: TopologyContext): Promise<Topology> {
     await waitForLog(daemon, 'registered with the scheduler');
     return daemon;
   });
+  let killed = false;
+  const killAt = ctx.killSchedulerAtPercent === undefined ? undefined : ctx.killSchedulerAtPercent / 100;
   return {
+    onDelivered(share) {
+      if (killAt === undefined || killed || share < killAt) return;
+      killed = true;
+      void scheduler.service.kill();
+    },
     endpoints: daemons.map((daemon) => registryEndpoint(daemon.host, image.repository, originHost)),
     roles: {
       origin: [pidOf(origin.service, 'origin')],

@@ -17,6 +17,9 @@ export function renderReport(r: FanoutResults): string {
     '',
     `**Client:** ${CLIENT_TEXT[o.client]} · **Links:** ${linkText(o)}`,
     '',
+    ...(o.killSchedulerAtPercent === undefined
+      ? []
+      : [`**Scheduler killed** (SIGKILL, the seed with it) in p2p once ${o.killSchedulerAtPercent} % of all the nodes' bytes had arrived; the daemons carried on through their DHT.`, '']),
     `${mc.cpuModel}, ${mc.cores} cores, ${mc.memoryGiB} GiB · Linux ${mc.kernel} · node ${mc.node} · ${mc.dockerRegistry} · commit ${mc.commit} · ${r.date}`,
     '',
     ...(r.cpuSaturated

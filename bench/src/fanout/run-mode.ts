@@ -55,6 +55,7 @@ export interface ModeContext {
   client: ClientKind;
   /** Where every server's output is saved (`daemon-3.log`), for reading after the run. */
   logDir: string;
+  killSchedulerAtPercent?: number;
 }
 
 /**
@@ -75,7 +76,8 @@ export async function runMode(mode: ModeName, label: string, ctx: ModeContext): 
     let topology: Topology;
     let clients: NodeClients;
     try {
-      const started = await START[mode]({ scope, origin: ctx.origin, image: ctx.image, nodes: ctx.nodes, link: ctx.link });
+      const { origin, image, nodes, link, killSchedulerAtPercent } = ctx;
+      const started = await START[mode]({ scope, origin, image, nodes, link, ...(killSchedulerAtPercent === undefined ? {} : { killSchedulerAtPercent }) });
       clients = await startNodeClients(ctx.client, { scope, link: ctx.link, image: ctx.image, endpoints: started.endpoints });
       // The clients' processes are measured and logged with the servers'.
       topology = { ...started, roles: { ...started.roles, ...clients.roles }, services: { ...started.services, ...clients.services } };
@@ -111,7 +113,10 @@ async function measure(topology: Topology, clients: NodeClients, timeoutSeconds:
         const pull = await clients.pull(index, {
           startedAt,
           signal: abort.signal,
-          onBytes: (bytes) => (state.receivedBytes += bytes),
+          onBytes: (bytes) => {
+            state.receivedBytes += bytes;
+            topology.onDelivered?.(state.receivedBytes / (ctx.nodes * ctx.image.bytes));
+          },
         });
         state.nodesDone++;
         return pull;

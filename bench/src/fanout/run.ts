@@ -30,7 +30,8 @@ export async function runFanoutBench(options: FanoutOptions, cleanup: Cleanup, p
       const label = options.repeat > 1 ? `${mode} ${repetition}/${options.repeat}` : mode;
       progress(`${label}: starting ${options.nodes} nodes (fails after ${modeTimeoutSeconds(mode, options.nodes, ideal).toFixed(0)} s)`);
       const logDir = join(options.outDir, 'logs', options.repeat > 1 ? `${mode}-${repetition}` : mode);
-      const run = await runMode(mode, label, { cleanup, origin, image, nodes: options.nodes, linkRate: options.linkRate, link, client: options.client, logDir });
+      const kill = options.killSchedulerAtPercent === undefined ? {} : { killSchedulerAtPercent: options.killSchedulerAtPercent };
+      const run = await runMode(mode, label, { cleanup, origin, image, nodes: options.nodes, linkRate: options.linkRate, link, client: options.client, logDir, ...kill });
       progress(
         run.ok
           ? `${label}: every node done in ${run.allDoneSeconds.toFixed(2)} s (${(run.allDoneSeconds / ideal).toFixed(2)}× S/B), origin sent ${(run.originEgressBytes / image.bytes).toFixed(3)}× S`

@@ -23,6 +23,8 @@ export interface Topology {
   sources(index: number): Promise<ByteSources>;
   /** Every server process by name (`daemon-3`), whose output is kept with the results and quoted on failure. */
   services: Record<string, { output(): string }>;
+  /** Told the share (0–1) of all the nodes' bytes that has arrived so far, as it grows (a mode may act on it). */
+  onDelivered?(share: number): void;
 }
 
 /** What every mode is started with; everything it starts goes on `scope`, which the runner stops after the mode. */
@@ -33,6 +35,8 @@ export interface TopologyContext {
   nodes: number;
   /** Where every host runs and how its links are emulated. */
   link: LinkEmulation;
+  /** p2p: kill the scheduler once this percent of all the nodes' bytes has arrived. */
+  killSchedulerAtPercent?: number;
 }
 
 /** The pid of a started child process. */
