@@ -15,19 +15,20 @@ const MIN_READ_BYTES = 64 << 10;
 /** Free slabs kept for reuse; beyond this they are left to the garbage collector. */
 const MAX_FREE_SLABS = 32;
 
+/** Shared memory, so the hash worker reads the bytes where they are instead of a copy. */
 class Slab {
-  readonly bytes = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  readonly bytes = Buffer.from(new SharedArrayBuffer(SLAB_BYTES));
   holds = 0;
 }
 
-const slabOf = new WeakMap<ArrayBuffer, Slab>();
+const slabOf = new WeakMap<ArrayBufferLike, Slab>();
 const freeSlabs: Slab[] = [];
 
 function takeSlab(): Slab {
   const reused = freeSlabs.pop();
   if (reused) return reused;
   const slab = new Slab();
-  slabOf.set(slab.bytes.buffer as ArrayBuffer, slab);
+  slabOf.set(slab.bytes.buffer, slab);
   return slab;
 }
 
@@ -48,7 +49,7 @@ const NOT_POOLED = (): void => {};
  * nothing). Call it before the current holder lets go; bytes that are not pooled need no holding.
  */
 export function holdBytes(bytes: Uint8Array): () => void {
-  const slab = slabOf.get(bytes.buffer as ArrayBuffer);
+  const slab = slabOf.get(bytes.buffer);
   return slab ? hold(slab) : NOT_POOLED;
 }
 

@@ -196,13 +196,19 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
       this.emit('written', at, chunk);
       at += chunk.byteLength;
     }
-    await this.#enqueueHashing(async () => {
-      let at = offset;
-      for (const chunk of chunks) {
-        await this.#absorb(at, chunk);
-        at += chunk.byteLength;
-      }
-    });
+    const released: Promise<void>[] = [];
+    try {
+      await this.#enqueueHashing(async () => {
+        let at = offset;
+        for (const chunk of chunks) {
+          await this.#absorb(at, chunk, released);
+          at += chunk.byteLength;
+        }
+      });
+    } finally {
+      // Bytes hashed in place (shared memory) are the caller's again only once the hasher has read them.
+      await Promise.all(released);
+    }
   }
 
   #enqueueHashing(step: () => Promise<void>): Promise<void> {
@@ -217,14 +223,16 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
   }
 
   /** Feeds newly written bytes to the hash when they extend the prefix, otherwise remembers their range. */
-  async #absorb(offset: number, bytes: Uint8Array): Promise<void> {
+  async #absorb(offset: number, bytes: Uint8Array, released: Promise<void>[]): Promise<void> {
     const end = offset + bytes.byteLength;
     if (offset > this.#contiguous) {
       this.#ahead.add(offset, end);
       return;
     }
     if (end > this.#contiguous) {
-      await this.#hasher.update(bytes.subarray(this.#contiguous - offset));
+      const update = this.#hasher.update(bytes.subarray(this.#contiguous - offset));
+      if (update.released) released.push(update.released);
+      await update.next;
       this.#advanceTo(end);
     }
     await this.#readBackAhead();
@@ -239,7 +247,10 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
       const length = Math.min(buffer.byteLength, end - this.#contiguous);
       const { bytesRead } = await this.#fh.read(buffer, 0, length, this.#contiguous);
       if (bytesRead === 0) throw new Error(`temp file ${this.tempPath} ended at ${this.#contiguous} while reading back`);
-      await this.#hasher.update(buffer.subarray(0, bytesRead));
+      const update = this.#hasher.update(buffer.subarray(0, bytesRead));
+      // The read-back buffer is reused by the next read.
+      await update.next;
+      await update.released;
       this.#advanceTo(this.#contiguous + bytesRead);
     }
   }

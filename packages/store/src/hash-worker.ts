@@ -5,11 +5,16 @@ import { parentPort } from 'node:worker_threads';
 export type HashRequest =
   | { kind: 'open'; session: number; algorithm: string }
   | { kind: 'update'; session: number; buffer: ArrayBuffer; length: number }
+  /** Bytes in shared memory, hashed in place; answered with `read` once the worker no longer needs them. */
+  | { kind: 'update-shared'; session: number; id: number; buffer: SharedArrayBuffer; offset: number; length: number }
   | { kind: 'digest'; session: number }
   | { kind: 'close'; session: number };
 
 /** Replies: a batch buffer handed back for reuse, or a session's hex digest. */
-export type HashReply = { kind: 'done'; session: number; buffer: ArrayBuffer } | { kind: 'digest'; session: number; hex: string };
+export type HashReply =
+  | { kind: 'done'; session: number; buffer: ArrayBuffer }
+  | { kind: 'read'; id: number }
+  | { kind: 'digest'; session: number; hex: string };
 
 const sessions = new Map<number, Hash>();
 const port = parentPort!;
@@ -22,6 +27,10 @@ port.on('message', (message: HashRequest) => {
     case 'update':
       sessions.get(message.session)?.update(new Uint8Array(message.buffer, 0, message.length));
       port.postMessage({ kind: 'done', session: message.session, buffer: message.buffer } satisfies HashReply, [message.buffer]);
+      return;
+    case 'update-shared':
+      sessions.get(message.session)?.update(new Uint8Array(message.buffer, message.offset, message.length));
+      port.postMessage({ kind: 'read', id: message.id } satisfies HashReply);
       return;
     case 'digest': {
       const hex = sessions.get(message.session)?.digest('hex') ?? '';

@@ -2,9 +2,17 @@ import { Worker } from 'node:worker_threads';
 import { hasherFor, type Digest } from '@flotilla/oci';
 import type { HashReply, HashRequest } from './hash-worker.ts';
 
-/** An incremental digest. `update` may wait (backpressure) but must be called in order. */
+/** What an update asks of its caller. */
+export interface HashUpdate {
+  /** The next update may be fed once this settles (backpressure); absent when at once. */
+  next?: Promise<void>;
+  /** The hasher no longer reads the bytes once this settles (later than `next` when they are hashed in place). */
+  released?: Promise<void>;
+}
+
+/** An incremental digest. Updates must be fed in order, each after the previous one's `next`. */
 export interface Hasher {
-  update(bytes: Uint8Array): Promise<void> | void;
+  update(bytes: Uint8Array): HashUpdate;
   /** The hex digest of everything updated; the hasher is done after this. */
   digest(): Promise<string>;
   /** Drops the session without a result. */
@@ -34,21 +42,31 @@ export function startHashWorker(): void {
 function inlineHasher(digest: Digest): Hasher {
   const hash = hasherFor(digest);
   return {
-    update: (bytes) => void hash.update(bytes),
+    update: (bytes) => {
+      hash.update(bytes);
+      return {};
+    },
     digest: async () => hash.digest('hex'),
     discard: () => {},
   };
 }
 
-/** One worker thread shared by every blob being written in this process; sessions keep blobs apart. */
+/**
+ * One worker thread shared by every blob being written in this process; sessions keep blobs apart. Bytes in shared
+ * memory (the origin's pooled receive buffers) are hashed where they are; other bytes are copied into batches that
+ * are handed over and back.
+ */
 class HashWorkerClient {
   static #instance: HashWorkerClient | undefined;
   readonly #worker: Worker;
   readonly #free: ArrayBuffer[] = [];
   readonly #waitingForBuffer: Array<() => void> = [];
   readonly #digests = new Map<number, (hex: string) => void>();
+  /** Shared-memory updates the worker has not finished reading, by request id. */
+  readonly #reading = new Map<number, () => void>();
   #outstanding = 0;
   #nextSession = 1;
+  #nextRead = 1;
   #openSessions = 0;
 
   static shared(): HashWorkerClient {
@@ -74,29 +92,41 @@ class HashWorkerClient {
       batch = undefined;
       filled = 0;
     };
+    const copy = async (bytes: Uint8Array) => {
+      let offset = 0;
+      while (offset < bytes.byteLength) {
+        if (!batch) {
+          batch = new Uint8Array(await this.#takeBuffer());
+          filled = 0;
+        }
+        const n = Math.min(bytes.byteLength - offset, batch.byteLength - filled);
+        batch.set(bytes.subarray(offset, offset + n), filled);
+        filled += n;
+        offset += n;
+        if (filled === batch.byteLength) flush();
+      }
+    };
     const finish = () => {
       finished = true;
-      if (--this.#openSessions === 0 && this.#digests.size === 0) this.#worker.unref();
+      this.#releaseWorkerIfIdle();
     };
     return {
-      update: async (bytes) => {
-        let offset = 0;
-        while (offset < bytes.byteLength) {
-          if (!batch) {
-            batch = new Uint8Array(await this.#takeBuffer());
-            filled = 0;
-          }
-          const n = Math.min(bytes.byteLength - offset, batch.byteLength - filled);
-          batch.set(bytes.subarray(offset, offset + n), filled);
-          filled += n;
-          offset += n;
-          if (filled === batch.byteLength) flush();
+      update: (bytes) => {
+        if (!(bytes.buffer instanceof SharedArrayBuffer)) {
+          const copied = copy(bytes);
+          return { next: copied, released: copied };
         }
+        flush();
+        const id = this.#nextRead++;
+        const released = new Promise<void>((resolve) => this.#reading.set(id, resolve));
+        this.#post({ kind: 'update-shared', session, id, buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.byteLength });
+        return { released };
       },
       digest: () => {
         flush();
         const result = new Promise<string>((resolve) => this.#digests.set(session, resolve));
         this.#post({ kind: 'digest', session });
+        this.#openSessions--;
         finish();
         return result;
       },
@@ -105,6 +135,7 @@ class HashWorkerClient {
         if (batch) this.#free.push(batch.buffer as ArrayBuffer);
         batch = undefined;
         this.#post({ kind: 'close', session });
+        this.#openSessions--;
         finish();
       },
     };
@@ -124,14 +155,27 @@ class HashWorkerClient {
   }
 
   #onReply(reply: HashReply): void {
-    if (reply.kind === 'done') {
-      this.#outstanding--;
-      this.#free.push(reply.buffer);
-      this.#waitingForBuffer.shift()?.();
-      return;
+    switch (reply.kind) {
+      case 'done':
+        this.#outstanding--;
+        this.#free.push(reply.buffer);
+        this.#waitingForBuffer.shift()?.();
+        return;
+      case 'read':
+        this.#reading.get(reply.id)?.();
+        this.#reading.delete(reply.id);
+        this.#releaseWorkerIfIdle();
+        return;
+      case 'digest':
+        this.#digests.get(reply.session)?.(reply.hex);
+        this.#digests.delete(reply.session);
+        this.#releaseWorkerIfIdle();
+        return;
     }
-    this.#digests.get(reply.session)?.(reply.hex);
-    this.#digests.delete(reply.session);
-    if (this.#openSessions === 0 && this.#digests.size === 0) this.#worker.unref();
+  }
+
+  /** Lets the process exit while nothing waits on the worker. */
+  #releaseWorkerIfIdle(): void {
+    if (this.#openSessions === 0 && this.#digests.size === 0 && this.#reading.size === 0) this.#worker.unref();
   }
 }

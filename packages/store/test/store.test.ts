@@ -226,6 +226,27 @@ describe('ContentStore writes', () => {
     expect((error as DigestMismatchError).actual).toBe(digestOf(wrong, 'sha512'));
   });
 
+  it('hashes bytes in shared memory in place: a writer may reuse its buffer as soon as the write resolves', async () => {
+    const store = await openStore();
+    const bytes = randomBytes(16 << 20);
+    const shared = Buffer.from(new SharedArrayBuffer(3 << 20));
+    const writer = await store.createWriter(parseDigest(digestOf(bytes)));
+    // One shared buffer refilled for every append (as the origin's pooled receive buffers are), mixed with
+    // ordinary memory that takes the copying path.
+    for (let at = 0; at < bytes.length; at += 3 << 20) {
+      const part = bytes.subarray(at, Math.min(bytes.length, at + (3 << 20)));
+      if ((at >> 20) % 2 === 0) {
+        part.copy(shared);
+        await writer.append([shared.subarray(0, 1 << 20), shared.subarray(1 << 20, part.length)]);
+        shared.fill(0);
+      } else {
+        await writer.append(Buffer.from(part));
+      }
+    }
+    expect((await writer.commit({ source: 'origin' })).size).toBe(bytes.byteLength);
+    expect(Buffer.compare(await readFile(store.blobPath(digestOf(bytes))), bytes)).toBe(0);
+  });
+
   it('refuses to commit an incomplete blob and discards it', async () => {
     const store = await openStore();
     const bytes = randomBytes(1_000);
