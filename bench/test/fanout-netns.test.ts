@@ -27,17 +27,21 @@ async function deadPid(): Promise<number> {
 }
 
 describe('bench fanout --link netns', () => {
-  test('a namespace per host, tbf on both ends of every veth, loss rule on arrival; removed without a trace', async () => {
+  test('a namespace per host, every link shaped on the bridge side both ways, loss rule on arrival; removed without a trace', async () => {
     const network = await createNetnsNetwork({ nodes: 2, rate: 20_000_000, lossPercent: 1 });
     try {
       expect(network.namespaces.filter(ours)).toHaveLength(3); // seed + 2 nodes
       expect((await listBenchNamespaces()).filter(ours).sort()).toEqual([...network.namespaces].sort());
       const [seed, node] = [network.namespaces[0]!, network.namespaces[1]!];
-      // 20·10⁶ payload bytes/s = 20·10⁶ · 1514/1448 frame bytes/s ≈ 167.3 Mbit/s.
-      const uplink = (await runChecked('tc', ['-n', node, 'qdisc', 'show', 'dev', 'eth0'])).stdout;
-      expect(uplink).toMatch(/tbf .* rate 167\d{3}Kbit/);
-      const downlinks = (await runChecked('tc', ['qdisc', 'show'])).stdout.split('\n').filter((line) => line.includes(`dev fb${process.pid}h`));
-      expect(downlinks).toHaveLength(3);
+      // Origin, seed and 2 nodes: a downlink tbf on each bridge port, an uplink tbf on each port's ifb, which the
+      // port's ingress is redirected to. 20·10⁶ payload bytes/s = 20·10⁶ · 1514/1448 frame bytes/s ≈ 167.3 Mbit/s.
+      const qdiscs = (await runChecked('tc', ['qdisc', 'show'])).stdout.split('\n');
+      const shaped = (kind: 'h' | 'i') => qdiscs.filter((line) => new RegExp(`^qdisc tbf .* dev fb${process.pid}${kind}\\d+ root .* rate 167\\d{3}Kbit`).test(line));
+      expect(shaped('h')).toHaveLength(4);
+      expect(shaped('i')).toHaveLength(4);
+      const redirect = (await runChecked('tc', ['filter', 'show', 'dev', `fb${process.pid}h2`, 'ingress'])).stdout;
+      expect(redirect).toContain(`Redirect to device fb${process.pid}i2`);
+      expect((await runChecked('tc', ['-n', node, 'qdisc', 'show', 'dev', 'eth0'])).stdout).not.toContain('tbf'); // not in the sender's stack
       expect((await runChecked('ip', ['-n', seed, '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout).toContain(`inet ${network.seed.ip}/24`);
       const loss = (await runChecked('ip', ['netns', 'exec', node, 'nft', 'list', 'ruleset'])).stdout;
       expect(loss).toMatch(/iifname "eth0" numgen random mod 1000000 < 10000 drop/);

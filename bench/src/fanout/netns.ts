@@ -5,18 +5,26 @@ import { ConfigError } from '@flotilla/config';
 import { runChecked, runCommand } from '@flotilla/test';
 
 /**
- * The --link netns network: one bridge in this (root) namespace and one network namespace per host, each joined
- * to the bridge by a veth pair. The root namespace is the origin's host (its address is on the bridge); the seed
- * (scheduler or central mirror) and every node have a namespace of their own. Every link is shaped by tc tbf
- * to B both ways: the host-side veth's egress is the host's downlink, the namespace's eth0 its uplink, the bridge
- * device's egress the origin's uplink. Names carry this process's pid, so a run killed before its cleanup is
- * recognised (its pid is gone) and removed by the next one.
+ * The --link netns network: one bridge in this (root) namespace, every host joined to it by a veth pair. The seed
+ * (scheduler or central mirror) and every node have a network namespace of their own; the origin's host is the
+ * root namespace itself, through a veth of its own (`fb<pid>o`, the subnet's .1).
+ *
+ * Links are shaped in the "network", on the bridge side of each veth, never in a sender's own stack: tbf on a
+ * port's egress is the host's downlink, and the port's ingress is redirected to an ifb device whose tbf is the
+ * host's uplink. (A tbf on the sender's own interface drops packets inside the sender's stack, where TCP — BBR
+ * here — misreads them; that run lost a third of some connections' bytes and fell back to the origin.)
+ *
+ * Names carry this process's pid, so a run killed before its cleanup is recognised (its pid is gone) and removed
+ * by the next one.
  */
 
-/** Namespaces are `flotilla-bench-<pid>-<host>`; interfaces `fb<pid>br` (bridge) and `fb<pid>h<k>` (veth, ≤ 15 chars). */
+/**
+ * Namespaces are `flotilla-bench-<pid>-<host>`; interfaces (≤ 15 chars) `fb<pid>br` the bridge, `fb<pid>h<k>` host
+ * k's bridge port (a veth; k = 0 the origin), `fb<pid>i<k>` its uplink's ifb, `fb<pid>o` the origin's end.
+ */
 const NAMESPACE_PREFIX = 'flotilla-bench-';
 const OWN_NAMESPACE = /^flotilla-bench-(\d+)-/;
-const OWN_INTERFACE = /^fb(\d+)(?:br|h\d+)$/;
+const OWN_INTERFACE = /^fb(\d+)(?:br|o|h\d+|i\d+)$/;
 
 /**
  * tc counts whole Ethernet frames: a full TCP segment is 1448 payload bytes (MSS with timestamps) in 1514 frame
@@ -66,33 +74,36 @@ export async function createNetnsNetwork(options: NetnsOptions): Promise<NetnsNe
   await removeStaleNetworks();
   const pid = process.pid;
   const subnet = await freeSubnet(pid);
-  const hosts = ['seed', ...Array.from({ length: options.nodes }, (_, i) => `n${i}`)];
-  const namespaces = hosts.map((host) => `${NAMESPACE_PREFIX}${pid}-${host}`);
+  // Host k: 0 the origin (this namespace), 1 the seed, 2… the nodes; address .k+1.
+  const names = ['seed', ...Array.from({ length: options.nodes }, (_, i) => `n${i}`)];
+  const namespaces = names.map((name) => `${NAMESPACE_PREFIX}${pid}-${name}`);
+  const hostCount = namespaces.length + 1;
   const bridge = `fb${pid}br`;
-  const veth = (k: number) => `fb${pid}h${k}`;
-  const address = (k: number) => `${subnet}.${k + 2}`;
+  const port = (k: number) => `fb${pid}h${k}`;
+  const ifb = (k: number) => `fb${pid}i${k}`;
+  const address = (k: number) => `${subnet}.${k + 1}`;
+  const hosts = Array.from({ length: hostCount }, (_, k) => k);
   const dir = await mkdtemp(join(tmpdir(), 'flotilla-bench-netns-'));
-  const remove = () => removeNetwork([...hosts.map((_, k) => veth(k)), bridge], namespaces);
+  const remove = () => removeNetwork([...hosts.map(port), ...hosts.map(ifb), bridge], namespaces);
   try {
     const shaping = tbf(options.rate);
     await batch(dir, 'ip', [], [
       `link add ${bridge} type bridge`,
-      `addr add ${subnet}.1/24 dev ${bridge}`,
       `link set ${bridge} up`,
-      ...namespaces.flatMap((ns, k) => [
-        `netns add ${ns}`,
-        `link add ${veth(k)} type veth peer name eth0 netns ${ns}`,
-        `link set ${veth(k)} master ${bridge}`,
-        `link set ${veth(k)} up`,
-      ]),
+      `link add ${port(0)} type veth peer name fb${pid}o`,
+      `addr add ${address(0)}/24 dev fb${pid}o`,
+      `link set fb${pid}o up`,
+      ...namespaces.flatMap((ns, i) => [`netns add ${ns}`, `link add ${port(i + 1)} type veth peer name eth0 netns ${ns}`]),
+      ...hosts.flatMap((k) => [`link set ${port(k)} master ${bridge}`, `link set ${port(k)} up`, `link add ${ifb(k)} type ifb`, `link set ${ifb(k)} up`]),
     ]);
-    await batch(dir, 'tc', [], [
-      ...uplinkQdiscs(bridge, shaping, options.latencyMs),
-      ...hosts.map((_, k) => `qdisc add dev ${veth(k)} root ${shaping}`),
-    ]);
-    for (const [k, ns] of namespaces.entries()) {
-      await batch(dir, 'ip', ['-n', ns], [`link set lo up`, `addr add ${address(k)}/24 dev eth0`, `link set eth0 up`]);
-      await batch(dir, 'tc', ['-n', ns], uplinkQdiscs('eth0', shaping, options.latencyMs));
+    await batch(dir, 'tc', [], hosts.flatMap((k) => [
+      `qdisc add dev ${port(k)} root ${shaping}`,
+      `qdisc add dev ${port(k)} handle ffff: ingress`,
+      `filter add dev ${port(k)} parent ffff: protocol all u32 match u32 0 0 action mirred egress redirect dev ${ifb(k)}`,
+      ...uplinkQdiscs(ifb(k), shaping, options.latencyMs),
+    ]));
+    for (const [i, ns] of namespaces.entries()) {
+      await batch(dir, 'ip', ['-n', ns], [`link set lo up`, `addr add ${address(i + 1)}/24 dev eth0`, `link set eth0 up`]);
       if (options.lossPercent) await dropOnArrival(dir, ns, options.lossPercent);
     }
   } catch (err) {
@@ -101,11 +112,11 @@ export async function createNetnsNetwork(options: NetnsOptions): Promise<NetnsNe
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  const placement = (k: number): HostPlacement => ({ commandPrefix: ['ip', 'netns', 'exec', namespaces[k]!], ip: address(k) });
+  const placement = (i: number): HostPlacement => ({ commandPrefix: ['ip', 'netns', 'exec', namespaces[i]!], ip: address(i + 1) });
   return {
-    origin: { commandPrefix: [], ip: `${subnet}.1` },
+    origin: { commandPrefix: [], ip: address(0) },
     seed: placement(0),
-    nodes: hosts.slice(1).map((_, i) => placement(i + 1)),
+    nodes: names.slice(1).map((_, i) => placement(i + 1)),
     namespaces,
     remove,
   };
@@ -139,8 +150,8 @@ export async function removeStaleNetworks(): Promise<string[]> {
 }
 
 /**
- * Deletes the interfaces (a veth takes its namespace end along; deleting the namespace alone would leave the host
- * end for a while, as namespaces are torn down asynchronously), then the namespaces; ignores what is already gone.
+ * Deletes the interfaces (a veth takes its other end along; deleting a namespace alone would leave the bridge end
+ * for a while, as namespaces are torn down asynchronously), then the namespaces; ignores what is already gone.
  */
 async function removeNetwork(links: string[], namespaces: string[]): Promise<void> {
   const commands = [...links.map((name) => `link del ${name}`), ...namespaces.map((ns) => `netns del ${ns}`)];
@@ -160,7 +171,7 @@ function tbf(rate: number): string {
   return `tbf rate ${Math.ceil(frameRate * 8)}bit burst ${burst} latency ${QUEUE_LATENCY}`;
 }
 
-/** An uplink: tbf, behind netem's delay when latency is asked for (netem at the root, tbf its child, as tc-netem(8) shows). */
+/** An uplink's ifb: tbf, behind netem's delay when latency is asked for (netem at the root, tbf its child, as tc-netem(8) shows). */
 function uplinkQdiscs(device: string, shaping: string, latencyMs: number | undefined): string[] {
   if (!latencyMs) return [`qdisc add dev ${device} root ${shaping}`];
   return [`qdisc add dev ${device} root handle 1: netem delay ${latencyMs}ms limit 100000`, `qdisc add dev ${device} parent 1:1 handle 10: ${shaping}`];
