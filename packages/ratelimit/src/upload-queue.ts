@@ -2,6 +2,10 @@ import type { TokenBucket } from './token-bucket.ts';
 
 /** Uploads drawing on a limited bucket at once; the rest wait their turn in arrival order. */
 export const DEFAULT_SENDING = 4;
+/** The drain rate is measured over windows of at least this long, while uploads are waiting. */
+const DRAIN_WINDOW_MS = 500;
+/** Weight of the newest window in the drain-rate average. */
+const DRAIN_WEIGHT = 0.3;
 
 export interface UploadQueueOptions {
   /** --upload-rate: shared by every upload. */
@@ -33,6 +37,10 @@ export class UploadQueue {
   /** Bytes the admitted uploads have still to send. */
   #bytesLeft = 0;
   #sentBytes = 0;
+  /** Bytes per second actually sent while uploads were waiting (a starved CPU or slow children: below the bucket). */
+  #drainRate: number | undefined;
+  #windowStart = 0;
+  #windowBytes = 0;
 
   constructor(options: UploadQueueOptions) {
     this.#o = options;
@@ -49,9 +57,15 @@ export class UploadQueue {
     return this.#sentBytes;
   }
 
-  /** How long the link needs for what is already admitted (0 when unlimited). */
+  /**
+   * How long the link needs for what is already admitted (0 when unlimited): at the bucket's rate, or at the rate
+   * uploads actually drained while some waited, when that is lower — on a CPU-starved host the nominal rate
+   * promised starts that came after the children's piece deadline.
+   */
   get backlogMs(): number {
-    return (this.#bytesLeft / this.#o.bucket.bytesPerSecond) * 1000;
+    const nominal = this.#o.bucket.bytesPerSecond;
+    const rate = this.#drainRate === undefined || nominal === Infinity ? nominal : Math.min(nominal, this.#drainRate);
+    return (this.#bytesLeft / rate) * 1000;
   }
 
   /** Admits an upload of `bytes`, or says how long to wait before asking again. */
@@ -78,6 +92,24 @@ export class UploadQueue {
     this.#bytesLeft -= counted;
     this.#sentBytes += bytes;
     upload.bytesLeft -= counted;
+    this.#measure(bytes);
+  }
+
+  /** Drain rate over windows in which uploads were waiting for their turn (idle time says nothing about the link). */
+  #measure(bytes: number): void {
+    const now = performance.now();
+    if (this.#queue.length <= this.#sending || this.#windowStart === 0) {
+      this.#windowStart = this.#queue.length > this.#sending ? now : 0;
+      this.#windowBytes = 0;
+      return;
+    }
+    this.#windowBytes += bytes;
+    const elapsed = now - this.#windowStart;
+    if (elapsed < DRAIN_WINDOW_MS) return;
+    const rate = (this.#windowBytes / elapsed) * 1000;
+    this.#drainRate = this.#drainRate === undefined ? rate : this.#drainRate + DRAIN_WEIGHT * (rate - this.#drainRate);
+    this.#windowStart = now;
+    this.#windowBytes = 0;
   }
 
   /** @internal The upload finished or failed: its place goes to the next in line. */

@@ -74,4 +74,28 @@ describe('UploadQueue', () => {
     expect(queue.uploads).toBe(0);
     expect(queue.sentBytes).toBe(64 * KiB);
   });
+
+  it('judges its backlog by the rate uploads really drained at when that is below the bucket (a starved host)', async () => {
+    // 100 MB/s nominal, but each 64 KiB chunk takes the sender ~80 ms: ~0.8 MB/s really.
+    const queue = new UploadQueue({ bucket: new TokenBucket(100_000_000), slots: 100, maxWaitMs: 300, sending: 1 });
+    const uploads = Array.from({ length: 20 }, () => admitted(queue, 64 * KiB));
+    const slowSend = async (upload: QueuedUpload): Promise<void> => {
+      try {
+        for await (const chunk of upload.pace(chunks(1, 64 * KiB), new AbortController().signal)) {
+          void chunk;
+          await new Promise((resolve) => setTimeout(resolve, 80));
+        }
+      } finally {
+        upload.release();
+      }
+    };
+    const sending = (async () => {
+      for (const upload of uploads) await slowSend(upload);
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    // Nominally the ~11 uploads left are 7 ms of backlog; at the drained rate they are most of a second.
+    expect(queue.backlogMs).toBeGreaterThan(300);
+    expect(queue.admit(64 * KiB).ok).toBe(false);
+    await sending;
+  });
 });
