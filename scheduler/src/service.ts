@@ -14,6 +14,7 @@ import type { HostRegistration, HostRegistry } from './hosts.ts';
 import type { ParentCandidate, ParentPolicy } from './parents/policy.ts';
 import { PENALTY, type PenaltyBox } from './parents/penalties.ts';
 import type { Seed, Seeds } from './seed.ts';
+import { SwarmLists } from './swarm-lists.ts';
 import type { Task, TaskPeer, TaskTable } from './tasks.ts';
 
 /** Upload slots assumed for a daemon that called before registering (it re-registers with its real figure). */
@@ -39,9 +40,11 @@ export interface SchedServiceOptions {
 /** The scheduler's side of /flotilla/sched/1.0.0: hosts, tasks, piece reports and parent choice. */
 export class SchedService {
   readonly #o: SchedServiceOptions;
+  readonly #swarms: SwarmLists;
 
   constructor(options: SchedServiceOptions) {
     this.#o = options;
+    this.#swarms = new SwarmLists(options.self.peerId);
   }
 
   readonly handle = async (request: SchedRequest, context: RequestContext): Promise<SchedResponse> => {
@@ -106,6 +109,7 @@ export class SchedService {
     this.#o.tasks.addPieces(task, peer, request.finished, now);
     for (const failure of request.failed) this.#pieceFailed(task, peerId, failure, now);
     if (!wasFinished && peer.finishedAt !== undefined) {
+      this.#swarms.changed(task);
       this.#o.logger.info({ digest: task.meta.digest, peer: peerId, bytes: task.meta.size, duration_ms: now - peer.joinedAt }, 'peer finished task');
     }
     const ack: ReportAckResponse = { type: 'report-ack' };
@@ -120,6 +124,8 @@ export class SchedService {
     if (peer.finishedAt === undefined) {
       const parents = this.#refreshedParents(task, seed, peer, now);
       if (parents) ack.parents = parents;
+      const swarm = this.#swarms.forAck(task, peer);
+      if (swarm) ack.swarm = swarm;
     }
     return ack;
   }
@@ -142,11 +148,13 @@ export class SchedService {
     const chosen = this.#choose(task, seed, peer, Date.now());
     if (chosen.length === 0) return { type: 'back-to-source', reason: 'no parent left for this blob' };
     this.#o.tasks.setParents(peer, chosen.map((p) => p.peerId));
+    this.#swarms.changed(task);
     peer.digestsSent = seed.piecesReady;
     const meta = { ...task.meta, pieceDigests: task.meta.pieceDigests.slice() };
-    if (!seed.signature) return { type: 'task-assigned', meta, parents: chosen };
+    const swarm = this.#swarms.forAssignment(task, peer);
+    if (!seed.signature) return { type: 'task-assigned', meta, parents: chosen, swarm };
     peer.signatureSent = true;
-    return { type: 'task-assigned', meta, parents: chosen, signature: seed.signature };
+    return { type: 'task-assigned', meta, parents: chosen, signature: seed.signature, swarm };
   }
 
   /**
@@ -162,6 +170,7 @@ export class SchedService {
     // Without a bad parent, only more parents are worth the child's reconnecting.
     if (chosen.length === 0 || (!wentBad && chosen.length <= peer.parents.length)) return undefined;
     this.#o.tasks.setParents(peer, chosen.map((p) => p.peerId));
+    this.#swarms.changed(task);
     return chosen;
   }
 
@@ -226,6 +235,10 @@ export class SchedService {
 
   #forget(peerId: string, why: string): void {
     const digests = this.#o.tasks.removePeer(peerId);
+    for (const digest of digests) {
+      const task = this.#o.tasks.get(digest);
+      if (task) this.#swarms.changed(task);
+    }
     this.#o.penalties.forget(peerId);
     this.#o.logger.info({ peer: peerId, tasks: digests, why }, 'peer removed');
   }

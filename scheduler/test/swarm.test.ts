@@ -93,6 +93,22 @@ describe('scheduler swarm bookkeeping', () => {
     expect(none).toEqual({ type: 'back-to-source', reason: 'no parent left for this blob' });
   });
 
+  it('names the seed\'s unfinished children in `swarm`, and tells a child again only when they change', async () => {
+    const { digest, first } = await seeded('swarm/list', 2 * 2 ** 20);
+    const [a, b] = [await client(), await client()];
+    const id = (node: P2PNode) => node.peerId.toString();
+    const task = (node: P2PNode) => call(node, { type: 'task', digest, registry: registry.host, repository: 'swarm/list' });
+    const report = (node: P2PNode, finished: number[] = []) => call(node, { type: 'report', digest, finished, failed: [] });
+    const swarmOf = (answer: object) => (answer as { swarm?: string[] }).swarm;
+    expect(swarmOf(await task(a))).toEqual([id(first), id(a)]);
+    expect(swarmOf(await report(a))).toBeUndefined();
+    expect(swarmOf(await task(b))).toEqual([id(first), id(a), id(b)]);
+    expect(swarmOf(await report(a))).toEqual([id(first), id(a), id(b)]);
+    await report(first, [0, 1]); // finished: it fetches nothing more from the seed
+    expect(swarmOf(await report(a))).toEqual([id(a), id(b)]);
+    expect(swarmOf(await report(a))).toBeUndefined();
+  });
+
   it('fetches a blob from the origin once when many daemons ask at the same moment', async () => {
     const repository = 'swarm/burst';
     const digest = await pushBlob(registry, repository, randomBytes(2 ** 20));

@@ -56,6 +56,8 @@ export class ParentPool {
   readonly #dropped = new Map<string, DropReason>();
   readonly #selfHash: number;
   #gainedAt = performance.now();
+  /** Hashes of the seed's other unfinished children, from the scheduler's `swarm` list (undefined: not sent). */
+  #swarm: number[] | undefined;
 
   constructor(options: ParentPoolOptions) {
     this.#o = options;
@@ -140,13 +142,24 @@ export class ParentPool {
     return best;
   }
 
+  /** The scheduler's `swarm` list: the seed's unfinished children, the set first-fetcher ranks are taken over. */
+  setSwarm(peerIds: readonly string[]): void {
+    const self = this.#o.node.peerId.toString();
+    this.#swarm = peerIds.filter((id) => id !== self).map(stringHash);
+  }
+
   /**
-   * Are we the one among us and our daemon parents to take this piece from the seed first? Each child ranks the
-   * same way (a hash of peer id and piece), so a fresh piece tends to leave the seed once and spread from there;
-   * views of who is in the swarm differ a little between children, which only costs the odd duplicate.
+   * Are we the one to take this piece from the seed first? Each child ranks the same way (a hash of peer id and
+   * piece) over the same set — the scheduler's list of the seed's children — so a fresh piece leaves the seed about
+   * once and spreads from daemon to daemon. A scheduler that sends no list leaves each child its own view (itself
+   * and its daemon parents): with 4 parents out of 9 peers, about two children each took every piece.
    */
   firstFetcher(index: number): boolean {
     const own = rank(this.#selfHash, index);
+    if (this.#swarm !== undefined) {
+      for (const hash of this.#swarm) if (rank(hash, index) < own) return false;
+      return true;
+    }
     for (const { state } of this.#parents.values()) if (!state.isSeed && rank(state.hash, index) < own) return false;
     return true;
   }

@@ -23,6 +23,8 @@ const IN_ORDER_WINDOW = 4;
 const SEED_SHARE = 2;
 /** The shortest wait for a piece to come through another daemon before the seed is asked for it. */
 const MIN_PATIENCE_MS = 50;
+/** Piece-times the reader's next piece may take to come through another daemon (see #patienceMs). */
+const FRONTIER_PIECE_TIMES = 4;
 /** A seed that let a piece stall is not asked again for this long (it is not dropped: the swarm's pieces start there). */
 const SEED_SLOW_BACKOFF_MS = 1_000;
 /**
@@ -271,9 +273,14 @@ export class PieceDownload {
     return this.#parents.choose(index, { exclude: this.#failedFrom.get(index), now, seedLimit });
   }
 
-  /** How long the reader's next piece may take to come through another daemon: two piece-times, at most half a deadline. */
+  /**
+   * How long the reader's next piece may take to come through another daemon before the seed is asked for it: four
+   * piece-times (the first fetcher's turn at the seed, then its copy to us, on loaded links), at most half a
+   * deadline. Two were too few at the seed's edge: every reader there asked the seed, which then sent each piece
+   * several times and fell behind its own download.
+   */
   #patienceMs(): number {
-    return Math.min(this.#o.pieceTimeoutMs / 2, Math.max(MIN_PATIENCE_MS, 2 * this.#pieceMs));
+    return Math.min(this.#o.pieceTimeoutMs / 2, Math.max(MIN_PATIENCE_MS, FRONTIER_PIECE_TIMES * this.#pieceMs));
   }
 
   /**
@@ -435,6 +442,7 @@ export class PieceDownload {
     }
     if (news.signature) this.#digests.learnSignature(news.signature);
     if (news.parents) this.#parents.add(news.parents);
+    if (news.swarm) this.#parents.setSwarm(news.swarm);
     // The seed publishes a piece's digest once that piece is on its disk.
     const seed = this.#parents.seed;
     if (seed) for (const i of this.#digests.known()) seed.have.add(i);
@@ -455,7 +463,7 @@ export class PieceDownload {
   /** A fresh assignment (rejoin, reschedule): its meta carries every digest known so far. */
   #absorbAssignment(assignment: TaskAssignedResponse): void {
     this.#digests.learnMeta(assignment.meta, assignment.signature);
-    this.#absorb({ parents: assignment.parents });
+    this.#absorb({ parents: assignment.parents, ...(assignment.swarm ? { swarm: assignment.swarm } : {}) });
   }
 
   /** Every parent is gone: ask for others, or fetch what is left from the origin. */

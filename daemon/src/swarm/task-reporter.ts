@@ -15,6 +15,8 @@ export interface TaskNews {
   pieceDigests?: { from: number; digests: string[] };
   parents?: Parent[];
   signature?: MetaSignature;
+  /** The seed's unfinished children (first-fetcher ranks), when they changed. */
+  swarm?: string[];
 }
 
 export interface TaskReporterOptions {

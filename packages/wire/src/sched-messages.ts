@@ -32,6 +32,8 @@ export const LIMITS = {
   ttlMs: 24 * 60 * 60 * 1000,
   /** Blobs per `holding` message (a daemon with more sends several). */
   held: 1024,
+  /** Peer ids in a `swarm` list (a bigger swarm is cut to its first members, the same cut for every child). */
+  swarm: 256,
 } as const;
 
 export interface Parent {
@@ -79,7 +81,16 @@ export type TaskAssignedResponse = {
   parents: Parent[];
   /** The scheduler's signature over the meta, once every piece digest is known (daemons pass it on). */
   signature?: MetaSignature;
+  /** The seed's unfinished children (see SwarmList); added after 1.0.0, absent from older schedulers. */
+  swarm?: string[];
 };
+
+/**
+ * `swarm`: the peer ids of the daemons that fetch this blob from the seed and have not finished it, at most
+ * LIMITS.swarm, in the same order for everyone. Children rank this one set to agree on which of them takes each
+ * fresh piece from the seed, so a piece leaves the seed about once and spreads from daemon to daemon.
+ */
+export type SwarmList = string[];
 export type BackToSourceResponse = { type: 'back-to-source'; reason: string };
 export type ReportAckResponse = {
   type: 'report-ack';
@@ -88,6 +99,8 @@ export type ReportAckResponse = {
   parents?: Parent[];
   /** The signature over the complete meta, sent once when the last digest became known. */
   signature?: MetaSignature;
+  /** The seed's unfinished children, when they changed since this child was last told (see SwarmList). */
+  swarm?: SwarmList;
 };
 export type OkResponse = { type: 'ok' };
 export type SchedErrorResponse = { type: 'error'; code: string; message: string };
@@ -190,7 +203,14 @@ export function parseSchedResponse(bytes: Uint8Array, context: SchedResponseCont
       return { type, ttlMs: f.uint('ttlMs', LIMITS.ttlMs) };
     case 'task-assigned': {
       const signature = f.optional('signature', metaSignatureOf);
-      return { type, meta: f.required('meta', taskMetaOf), parents: parentsOf(f), ...(signature === undefined ? {} : { signature }) };
+      const swarm = f.optional('swarm', swarmOf);
+      return {
+        type,
+        meta: f.required('meta', taskMetaOf),
+        parents: parentsOf(f),
+        ...(signature === undefined ? {} : { signature }),
+        ...(swarm === undefined ? {} : { swarm }),
+      };
     }
     case 'back-to-source':
       return { type, reason: f.string('reason', LIMITS.text) };
@@ -198,11 +218,13 @@ export function parseSchedResponse(bytes: Uint8Array, context: SchedResponseCont
       const pieceDigests = f.optional('pieceDigests', (v, p) => pieceDigestsOf(v, p, context.pieceCount ?? MAX_PIECE_COUNT));
       const parents = f.has('parents') ? parentsOf(f) : undefined;
       const signature = f.optional('signature', metaSignatureOf);
+      const swarm = f.optional('swarm', swarmOf);
       return {
         type,
         ...(pieceDigests === undefined ? {} : { pieceDigests }),
         ...(parents === undefined ? {} : { parents }),
         ...(signature === undefined ? {} : { signature }),
+        ...(swarm === undefined ? {} : { swarm }),
       };
     }
     case 'ok':
@@ -217,6 +239,10 @@ export function parseSchedResponse(bytes: Uint8Array, context: SchedResponseCont
 
 function addressesOf(f: Fields): string[] {
   return f.required('addresses', (v, p) => arrayValue(v, p, LIMITS.addresses, multiaddrValue));
+}
+
+function swarmOf(value: unknown, path: string): SwarmList {
+  return arrayValue(value, path, LIMITS.swarm, peerIdValue);
 }
 
 function parentsOf(f: Fields): Parent[] {

@@ -26,6 +26,7 @@ const text = fc.string({ maxLength: 64 });
 const uint = fc.nat({ max: 2 ** 40 });
 const parent: fc.Arbitrary<Parent> = fc.record({ peerId, addresses });
 const parents = fc.array(parent, { maxLength: 4 });
+const swarm = fc.array(peerId, { maxLength: 8 });
 const indexes = (count: number): fc.Arbitrary<number[]> =>
   count === 0 ? fc.constant([]) : fc.uniqueArray(fc.nat({ max: count - 1 }), { maxLength: 32 }).map((a) => a.sort((x, y) => x - y));
 
@@ -66,13 +67,14 @@ export const schedRequest: fc.Arbitrary<SchedRequest> = fc.oneof(
 
 export const schedResponse: fc.Arbitrary<SchedResponse> = fc.oneof(
   fc.record({ type: fc.constant('registered' as const), ttlMs: fc.nat({ max: 86_400_000 }) }),
-  fc.record({ type: fc.constant('task-assigned' as const), meta: taskMeta, parents }),
+  fc.record({ type: fc.constant('task-assigned' as const), meta: taskMeta, parents, swarm }, { requiredKeys: ['type', 'meta', 'parents'] }),
   fc.record({ type: fc.constant('back-to-source' as const), reason: text }),
   fc.record(
     {
       type: fc.constant('report-ack' as const),
       pieceDigests: fc.record({ from: fc.nat({ max: 100 }), digests: fc.array(digest, { maxLength: 8 }) }),
       parents,
+      swarm,
     },
     { requiredKeys: ['type'] },
   ),
