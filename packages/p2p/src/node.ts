@@ -5,8 +5,8 @@ import { identify, type Identify } from '@libp2p/identify';
 import type { Libp2p } from '@libp2p/interface';
 import { ping, type Ping } from '@libp2p/ping';
 import { preSharedKey } from '@libp2p/pnet';
-import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
+import { corkedTcp } from './corked-tcp.ts';
 import { clusterDht, type ClusterDht, type DhtOptions } from './dht.ts';
 import { loadOrCreateIdentity } from './identity.ts';
 import { bulkNoiseCrypto } from './noise-crypto.ts';
@@ -62,7 +62,7 @@ export async function createP2PNode(options: P2PNodeOptions): Promise<P2PNode> {
   const node = await createLibp2p({
     privateKey,
     addresses: { listen: options.listen },
-    transports: [tcp()],
+    transports: [corkedTcp()],
     ...(psk === undefined ? {} : { connectionProtector: preSharedKey({ psk }) }),
     connectionEncrypters: [noise({ crypto: bulkNoiseCrypto })],
     streamMuxers: [
