@@ -11,6 +11,7 @@ import { fetchOriginRange } from './origin-range.ts';
 import { ParentPool, type DropReason, type ParentState } from './parent-pool.ts';
 import { ParentSupply } from './parent-supply.ts';
 import { PieceDigests } from './piece-digests.ts';
+import { PieceSources } from './piece-sources.ts';
 import { SeedlessSwarm } from './seedless.ts';
 import { WindowThenRarest, type PieceAvailability, type PieceOrder } from './piece-order.ts';
 import type { SchedulerLink } from './scheduler-client.ts';
@@ -19,20 +20,8 @@ import { TransferStats } from './transfer-stats.ts';
 
 /** Pieces ahead of the reader's position fetched strictly in order. */
 const IN_ORDER_WINDOW = 4;
-/** Requests one child keeps at the seed at once (besides the reader's next piece) while it has other parents. */
-const SEED_SHARE = 2;
-/** The shortest wait for a piece to come through another daemon before the seed is asked for it. */
-const MIN_PATIENCE_MS = 50;
-/** Piece-times the reader's next piece may take to come through another daemon (see #patienceMs). */
-const FRONTIER_PIECE_TIMES = 4;
 /** A seed that let a piece stall is not asked again for this long (it is not dropped: the swarm's pieces start there). */
 const SEED_SLOW_BACKOFF_MS = 1_000;
-/**
- * Piece deadlines the reader waits on a piece nobody can serve yet before the origin is asked for it: the swarm must
- * have stopped gaining pieces for that long too, or the parents holding it stayed busy that long.
- */
-const FRONTIER_PATIENCE_DEADLINES = 4;
-
 const MISSING = 0;
 const FETCHING = 1;
 const DONE = 2;
@@ -90,17 +79,12 @@ export class PieceDownload {
   readonly #urgent = new Set<number>();
   /** Parents that sent pieces whose digest was unknown: suspects if the whole blob does not match. */
   readonly #unverifiedFrom = new Set<string>();
-  #frontier = 0;
-  #frontierSince = performance.now();
-  /** The frontier stalled once without anyone able to serve it: frontier pieces nobody holds go to the origin. */
-  #frontierFromOrigin = false;
+  readonly #sources: PieceSources;
   #originOnly = false;
   #rescheduling = false;
   /** The seed's watch carries piece digests (a scheduler that predates that is polled for them instead). */
   #seedSendsDigests = false;
   #done = 0;
-  /** Moving average of how long a piece request to a parent takes. */
-  #pieceMs: number;
   #fatal: unknown;
   #wake: (() => void) | undefined;
 
@@ -110,7 +94,6 @@ export class PieceDownload {
     this.#digests = new PieceDigests(this.#meta);
     if (options.verifyWhole) this.#digests.allowUnverified();
     this.#state = new Uint8Array(this.#meta.pieceCount);
-    this.#pieceMs = options.pieceTimeoutMs / 8;
     this.#order = options.order ?? new WindowThenRarest(IN_ORDER_WINDOW);
     this.#stats = new TransferStats();
     this.#parents = new ParentPool({
@@ -144,6 +127,16 @@ export class PieceDownload {
       supply: this.#supply,
       scheduler: options.scheduler,
       piecesInFlight: options.piecesInFlight,
+    });
+    this.#sources = new PieceSources({
+      meta: this.#meta,
+      parents: this.#parents,
+      digests: this.#digests,
+      failedFrom: this.#failedFrom,
+      missing: (i) => this.#state[i] === MISSING,
+      seedless: () => this.#seedless.active,
+      pieceTimeoutMs: options.pieceTimeoutMs,
+      logger: options.logger,
     });
   }
 
@@ -187,7 +180,7 @@ export class PieceDownload {
 
   /** Starts requests until --pieces-in-flight are running: failed pieces first, then the piece order's picks. */
   #fill(now: number): void {
-    this.#checkFrontier(now);
+    this.#sources.checkFrontier(now);
     if (this.#seedless.active) this.#seedless.tick(now);
     let free = this.#o.piecesInFlight - this.#attempts.size;
     /**
@@ -195,7 +188,7 @@ export class PieceDownload {
      * gone a failed piece nobody holds is left to the daemon that ranks first for it, unless the reader waits on it.
      */
     const start = (index: number, urgent: boolean, readerWaits = false): boolean => {
-      const parent = this.#parentFor(index, now, urgent);
+      const parent = this.#sources.parentFor(index, now, urgent);
       if (parent) this.#fromParent(index, parent);
       else if (readerWaits || (urgent && this.#seedless.active && this.#seedless.mayFetch(index))) this.#fromOrigin(index);
       else return false;
@@ -205,7 +198,7 @@ export class PieceDownload {
     /**
      * A failed piece goes to another parent that can serve it now. One that parents hold but cannot take yet (busy)
      * waits for them; one nobody holds goes back to the piece order (the seed has not fetched it yet), unless the
-     * seed is gone and it is ours to fetch. The reader's own piece is watched by #checkFrontier.
+     * seed is gone and it is ours to fetch. The reader's own piece is watched by PieceSources.checkFrontier.
      */
     const waiting: number[] = [];
     for (const index of this.#urgent) {
@@ -214,17 +207,18 @@ export class PieceDownload {
       if (this.#state[index] === MISSING && !start(index, true) && this.#parents.held(index, this.#failedFrom.get(index))) waiting.push(index);
     }
     for (const index of waiting) this.#urgent.add(index);
-    if (this.#originOnly || this.#frontierFromOrigin) {
-      const end = this.#originOnly ? this.#meta.pieceCount : Math.min(this.#meta.pieceCount, this.#frontier + IN_ORDER_WINDOW);
-      for (let i = this.#frontier; i < end && free > 0; i++) {
-        if (this.#state[i] === MISSING && (this.#originOnly || !this.#requestable(i, now))) start(i, true, true);
+    const frontier = this.#sources.frontier;
+    if (this.#originOnly || this.#sources.frontierFromOrigin) {
+      const end = this.#originOnly ? this.#meta.pieceCount : Math.min(this.#meta.pieceCount, frontier + IN_ORDER_WINDOW);
+      for (let i = frontier; i < end && free > 0; i++) {
+        if (this.#state[i] === MISSING && (this.#originOnly || !this.#sources.requestable(i, now))) start(i, true, true);
       }
     }
     if (this.#seedless.active) {
       let fromOrigin = 0;
       for (const { parent } of this.#attempts.values()) if (!parent) fromOrigin++;
       const missing = (i: number): boolean => this.#state[i] === MISSING;
-      for (const index of this.#seedless.originPicks(this.#frontier, this.#meta.pieceCount, missing, fromOrigin, free)) {
+      for (const index of this.#seedless.originPicks(frontier, this.#meta.pieceCount, missing, fromOrigin, free)) {
         this.#fromOrigin(index);
         free--;
       }
@@ -245,60 +239,10 @@ export class PieceDownload {
   #availability(now: number): PieceAvailability {
     return {
       pieceCount: this.#meta.pieceCount,
-      frontier: this.#frontier,
-      requestable: (i) => this.#requestable(i, now),
+      frontier: this.#sources.frontier,
+      requestable: (i) => this.#sources.requestable(i, now),
       holders: (i) => this.#parents.daemonsHolding(i),
     };
-  }
-
-  #requestable(index: number, now: number): boolean {
-    return this.#state[index] === MISSING && this.#parentFor(index, now) !== undefined;
-  }
-
-  /**
-   * Who to ask for a piece: never a parent that failed it, never anyone before its digest is known. The seed's
-   * upload is what the swarm exists to spare. With other daemons as parents, a child asks the seed only for the
-   * pieces it is first fetcher of (see ParentPool.firstFetcher), at most SEED_SHARE at a time; the reader's next
-   * piece too once no daemon has passed it on within about two piece-times. An urgent piece (its request failed,
-   * or the origin is next) may always go to the seed.
-   */
-  #parentFor(index: number, now: number, urgent = false): ParentState | undefined {
-    if (!this.#digests.fetchable(index)) return undefined;
-    let seedLimit = Infinity;
-    if (!urgent && this.#parents.size > 1 && this.#parents.seed) {
-      const first = this.#parents.firstFetcher(index);
-      if (index !== this.#frontier) seedLimit = first ? SEED_SHARE : 0;
-      else if (!first && now - this.#frontierSince < this.#patienceMs()) seedLimit = 0;
-    }
-    return this.#parents.choose(index, { exclude: this.#failedFrom.get(index), now, seedLimit });
-  }
-
-  /**
-   * How long the reader's next piece may take to come through another daemon before the seed is asked for it: four
-   * piece-times (the first fetcher's turn at the seed, then its copy to us, on loaded links), at most half a
-   * deadline. Two were too few at the seed's edge: every reader there asked the seed, which then sent each piece
-   * several times and fell behind its own download.
-   */
-  #patienceMs(): number {
-    return Math.min(this.#o.pieceTimeoutMs / 2, Math.max(MIN_PATIENCE_MS, FRONTIER_PIECE_TIMES * this.#pieceMs));
-  }
-
-  /**
-   * The reader waits on the frontier piece. If nobody could serve it for a few piece deadlines while the swarm
-   * stopped gaining pieces (the seed is stuck), or while the parents holding it stayed busy, the origin sends the
-   * next few pieces, once; then the swarm gets its chance again. A swarm still gaining pieces is waited for: the
-   * seed fetches the blob at the speed of its own link, so readers at its edge wait for it, and origin bytes taken
-   * then would come out of the seed's share of the origin's link — slowing everyone.
-   */
-  #checkFrontier(now: number): void {
-    if (this.#frontierFromOrigin || this.#frontier >= this.#meta.pieceCount) return;
-    const patience = FRONTIER_PATIENCE_DEADLINES * this.#o.pieceTimeoutMs;
-    if (this.#state[this.#frontier] !== MISSING || now - this.#frontierSince < patience) return;
-    if (this.#requestable(this.#frontier, now)) return;
-    const held = this.#parents.held(this.#frontier, this.#failedFrom.get(this.#frontier));
-    if (!held && now - this.#parents.gainedAt < patience && !this.#seedless.active) return;
-    this.#frontierFromOrigin = true;
-    this.#o.logger.info({ digest: this.#meta.digest, piece: this.#frontier }, 'no parent can serve the next piece in time; using the origin');
   }
 
   #fromParent(index: number, parent: ParentState): void {
@@ -325,7 +269,7 @@ export class PieceDownload {
         parent.inFlight--;
         this.#attempts.delete(index);
         if (outcome.kind === 'ok') {
-          this.#pieceMs += (performance.now() - started - this.#pieceMs) / 8;
+          this.#sources.pieceTook(performance.now() - started);
           if (pieceDigest === undefined) this.#unverifiedFrom.add(parent.peerId);
         }
         return this.#settle(index, parent, outcome);
@@ -426,12 +370,7 @@ export class PieceDownload {
     this.#stats.add(parent, chunks);
     this.#o.onPiece(index);
     this.#reporter.finished(index);
-    if (index === this.#frontier) {
-      while (this.#frontier < this.#meta.pieceCount && this.#state[this.#frontier] === DONE) this.#frontier++;
-      this.#frontierSince = performance.now();
-      // The window the origin was asked for is on its way; the next stall is judged afresh.
-      this.#frontierFromOrigin = false;
-    }
+    if (index === this.#sources.frontier) this.#sources.advance((i) => this.#state[i] === DONE);
   }
 
   /** Piece digests and parents from a report-ack. */
