@@ -88,7 +88,7 @@ function linkText(o: FanoutResults['options']): string {
     o.latencyMs === undefined ? 'no added latency' : `${o.latencyMs} ms one-way delay between hosts (netem)`,
     o.lossPercent === undefined ? 'no loss' : `${o.lossPercent} % of packets dropped on arrival (nftables)`,
   ];
-  return `netns: a network namespace per host (the seed or central mirror, each node; the origin in the root namespace) on one bridge, every link shaped to B both ways by tc tbf (tc counts Ethernet frames: rate B·1514/1448 so TCP payload gets B); Flotilla's own rate limits off; ${extras.join(', ')}`;
+  return `netns: a network namespace per host (the seed or central mirror, each node; the origin in the root namespace through a veth of its own) on one bridge, every link shaped to B both ways by tc tbf on the bridge side (a port's egress = the host's downlink, an ifb fed by the port's ingress = its uplink; tc counts Ethernet frames: rate B·1514/1448 so TCP payload gets B); Flotilla's own rate limits off; ${extras.join(', ')}`;
 }
 
 /** Why the central mirror's origin egress is far above S, when it is. */
