@@ -376,8 +376,10 @@ export class PieceDownload {
   /** Piece digests and parents from a report-ack. */
   #absorb(news: TaskNews): void {
     if (news.pieceDigests) {
-      this.#digests.learn(news.pieceDigests.from, news.pieceDigests.digests);
-      if (news.pieceDigests.digests.length > 0) this.#parents.gained();
+      const { from, digests } = news.pieceDigests;
+      this.#digests.learn(from, digests);
+      if (digests.length > 0) this.#parents.gained();
+      this.#sources.seedGained(digests.map((_, k) => from + k));
     }
     if (news.signature) this.#digests.learnSignature(news.signature);
     if (news.parents) this.#parents.add(news.parents);
@@ -394,6 +396,7 @@ export class PieceDownload {
   #learnFromSeed(pieces: readonly number[], digests: readonly string[]): void {
     this.#seedSendsDigests = true;
     this.#digests.learnEach(pieces, digests);
+    this.#sources.seedGained(pieces);
     const signed = this.#digests.takeSigned();
     if (signed) this.#o.onSignedMeta?.(signed);
     this.#notify();

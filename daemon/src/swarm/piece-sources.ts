@@ -47,10 +47,18 @@ export class PieceSources {
   #fromOrigin = false;
   /** Moving average of how long a piece request to a parent takes. */
   #pieceMs: number;
+  /** piece → when we learnt the seed has it (0: not yet, or it had it before we joined). */
+  readonly #seedHadAt: Float64Array;
 
   constructor(options: PieceSourcesOptions) {
     this.#o = options;
     this.#pieceMs = options.pieceTimeoutMs / 20;
+    this.#seedHadAt = new Float64Array(options.meta.pieceCount);
+  }
+
+  /** The seed announced these pieces now (at its edge, the first fetcher needs a moment before passing them on). */
+  seedGained(pieces: Iterable<number>, now = performance.now()): void {
+    for (const index of pieces) if (index < this.#seedHadAt.length && this.#seedHadAt[index] === 0) this.#seedHadAt[index] = now;
   }
 
   /** The first piece not yet written: the HTTP reader waits on it. */
@@ -93,8 +101,10 @@ export class PieceSources {
     let seedLimit = Infinity;
     if (!urgent && parents.size > 1 && parents.seed && meta.size >= SPARE_SEED_FROM_BYTES) {
       const first = parents.firstFetcher(index);
+      // The wait counts from when the reader got there, or from when the seed got the piece if that was later.
+      const waitingSince = Math.max(this.#frontierSince, this.#seedHadAt[index]!);
       if (index !== this.#frontier) seedLimit = first ? SEED_SHARE : 0;
-      else if (!first && now - this.#frontierSince < this.#patienceMs()) seedLimit = 0;
+      else if (!first && now - waitingSince < this.#patienceMs()) seedLimit = 0;
     }
     return parents.choose(index, { exclude: failedFrom.get(index), now, seedLimit });
   }

@@ -2,6 +2,11 @@ import type { TokenBucket } from './token-bucket.ts';
 
 /** Uploads drawing on a limited bucket at once; the rest wait their turn in arrival order. */
 export const DEFAULT_SENDING = 4;
+/**
+ * Uploads this small start at once, whatever is queued: a config blob's only piece must not wait two seconds behind
+ * ten 1 MiB layer pieces (it did, and its children gave up on the seed as stalled).
+ */
+const SMALL_UPLOAD_BYTES = 64 * 1024;
 /** The drain rate is measured over windows of at least this long, while uploads are waiting. */
 const DRAIN_WINDOW_MS = 500;
 /** Weight of the newest window in the drain-rate average. */
@@ -82,7 +87,7 @@ export class UploadQueue {
   /** @internal May this upload send now? */
   mayStart(upload: QueuedUpload): boolean {
     const position = this.#queue.indexOf(upload);
-    return position >= 0 && position < this.#sending;
+    return position >= 0 && (position < this.#sending || upload.bytes <= SMALL_UPLOAD_BYTES);
   }
 
   /** @internal Paces one chunk on the bucket. */
@@ -126,12 +131,14 @@ export class UploadQueue {
 /** One admitted upload: `pace` its chunks, `release` it once done (or failed). */
 export class QueuedUpload {
   readonly #queue: UploadQueue;
+  readonly bytes: number;
   bytesLeft: number;
   #released = false;
   #wake: (() => void) | undefined;
 
   constructor(queue: UploadQueue, bytes: number) {
     this.#queue = queue;
+    this.bytes = bytes;
     this.bytesLeft = bytes;
   }
 

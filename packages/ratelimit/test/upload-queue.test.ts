@@ -58,21 +58,21 @@ describe('UploadQueue', () => {
   });
 
   it('gives the next upload its turn when one ahead fails, and aborts a wait', async () => {
-    const queue = new UploadQueue({ bucket: new TokenBucket(1_000_000, 64 * KiB), slots: 10, maxWaitMs: 10_000, sending: 1 });
-    const first = admitted(queue, 64 * KiB);
-    const second = admitted(queue, 64 * KiB);
-    const third = admitted(queue, 64 * KiB);
+    const queue = new UploadQueue({ bucket: new TokenBucket(1_000_000, 128 * KiB), slots: 10, maxWaitMs: 10_000, sending: 1 });
+    const first = admitted(queue, 128 * KiB);
+    const second = admitted(queue, 128 * KiB);
+    const third = admitted(queue, 128 * KiB);
     const aborted = new AbortController();
     const thirdWaits = (async () => {
-      for await (const chunk of third.pace(chunks(1, 64 * KiB), aborted.signal)) void chunk;
+      for await (const chunk of third.pace(chunks(1, 128 * KiB), aborted.signal)) void chunk;
     })();
     first.release(); // failed before sending anything: the second is next, the third still waits
     aborted.abort(new Error('child went away'));
     await expect(thirdWaits).rejects.toThrow('child went away');
     third.release();
-    expect(await send(second, 1, 64 * KiB, performance.now())).toBeLessThan(1_000);
+    expect(await send(second, 1, 128 * KiB, performance.now())).toBeLessThan(1_000);
     expect(queue.uploads).toBe(0);
-    expect(queue.sentBytes).toBe(64 * KiB);
+    expect(queue.sentBytes).toBe(128 * KiB);
   });
 
   it('judges its backlog by the rate uploads really drained at when that is below the bucket (a starved host)', async () => {
@@ -97,5 +97,14 @@ describe('UploadQueue', () => {
     expect(queue.backlogMs).toBeGreaterThan(300);
     expect(queue.admit(64 * KiB).ok).toBe(false);
     await sending;
+  });
+
+  it('starts a small upload at once, even behind a queue of big ones', async () => {
+    const queue = new UploadQueue({ bucket: new TokenBucket(1_000_000, 64 * KiB), slots: 100, maxWaitMs: 10_000, sending: 1 });
+    const big = [admitted(queue, 256 * KiB), admitted(queue, 256 * KiB)];
+    const small = admitted(queue, 2 * KiB);
+    const t0 = performance.now();
+    expect(await send(small, 1, 2 * KiB, t0)).toBeLessThan(100);
+    for (const upload of big) upload.release();
   });
 });
