@@ -113,8 +113,9 @@ export class OriginClient {
     return this.#fetch({ ...req, kind: 'blobs', method: 'GET' }, this.#http1);
   }
 
-  /** Closes every upstream connection; requests still running fail. */
+  /** Closes every upstream connection; requests still running fail (blob GETs in flight run to their end). */
   close(): Promise<void> {
+    this.#http1.close();
     return this.#dispatchers.close();
   }
 

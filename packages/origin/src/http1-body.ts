@@ -59,27 +59,32 @@ export class BodyDecoder {
   }
 
   /**
-   * Feeds bytes received after the head; `onData` gets every payload view in order. Bytes after the end of the body
-   * are ignored (the connection is not reused). Throws OriginError('protocol') on broken chunked framing.
+   * Feeds bytes received after the head; `onData` gets every payload view in order. Returns how many bytes belong
+   * to the body (fewer than given once it is complete: what follows is not this response's).
+   * Throws OriginError('protocol') on broken chunked framing.
    */
-  push(bytes: Buffer, onData: (payload: Buffer) => void): void {
-    if (this.#complete) return;
+  push(bytes: Buffer, onData: (payload: Buffer) => void): number {
+    if (this.#complete) return 0;
     switch (this.#framing.kind) {
       case 'length': {
         const take = Math.min(bytes.length, this.#framing.length - this.#received);
         this.#emit(bytes.subarray(0, take), onData);
         if (this.#received === this.#framing.length) this.#complete = true;
-        return;
+        return take;
       }
       case 'close':
         this.#emit(bytes, onData);
-        return;
+        return bytes.length;
       case 'chunked':
-        this.#pushChunked(bytes, onData);
-        return;
+        return this.#pushChunked(bytes, onData);
       case 'none':
-        return;
+        return 0;
     }
+  }
+
+  /** Whether the body's end is known without the connection closing (so the connection can be reused). */
+  get selfDelimited(): boolean {
+    return this.#framing.kind !== 'close';
   }
 
   /** The connection ended: fine for a close-delimited body, else the body is cut short. */
@@ -97,7 +102,7 @@ export class BodyDecoder {
     onData(payload);
   }
 
-  #pushChunked(bytes: Buffer, onData: (payload: Buffer) => void): void {
+  #pushChunked(bytes: Buffer, onData: (payload: Buffer) => void): number {
     let at = 0;
     while (at < bytes.length && !this.#complete) {
       if (this.#state === 'data') {
@@ -119,6 +124,7 @@ export class BodyDecoder {
       this.#line = '';
       this.#endLine(line);
     }
+    return at;
   }
 
   #endLine(line: string): void {

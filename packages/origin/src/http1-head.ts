@@ -10,7 +10,7 @@ export interface ResponseHead {
 /** Heads longer than this are refused; registries send well under 8 KiB. */
 const MAX_HEAD_BYTES = 64 << 10;
 const HEAD_END = Buffer.from('\r\n\r\n');
-const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/;
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/;
 const FIELD = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/;
 
 /** Collects the bytes of a response head as they arrive, across reads. */
@@ -18,10 +18,11 @@ export class HeadReader {
   #bytes = Buffer.alloc(0);
 
   /**
-   * Adds `chunk`; returns undefined while the head is incomplete, else the head and how many bytes of `chunk` it
-   * used (the body starts right after them). Throws OriginError('protocol') on a malformed or oversized head.
+   * Adds `chunk`; returns undefined while the head is incomplete, else the head, how many bytes of `chunk` it used
+   * (the body starts right after them) and whether the connection may serve another request afterwards (HTTP/1.1
+   * without `Connection: close`). Throws OriginError('protocol') on a malformed or oversized head.
    */
-  push(chunk: Uint8Array): { head: ResponseHead; used: number } | undefined {
+  push(chunk: Uint8Array): { head: ResponseHead; used: number; persistent: boolean } | undefined {
     const before = this.#bytes.length;
     // Only the last 3 bytes already held can start the terminator, so search from there.
     const searchFrom = Math.max(0, before - 3);
@@ -31,14 +32,15 @@ export class HeadReader {
       if (this.#bytes.length > MAX_HEAD_BYTES) throw new OriginError('protocol', `response head longer than ${MAX_HEAD_BYTES} bytes`);
       return undefined;
     }
-    const head = parseHead(this.#bytes.subarray(0, end).toString('latin1'));
+    const { head, minorVersion } = parseHead(this.#bytes.subarray(0, end).toString('latin1'));
     const used = end + HEAD_END.length - before;
     this.#bytes = Buffer.alloc(0);
-    return { head, used };
+    const closing = (head.headers.connection ?? '').split(',').some((token) => token.trim().toLowerCase() === 'close');
+    return { head, used, persistent: minorVersion === 1 && !closing };
   }
 }
 
-function parseHead(text: string): ResponseHead {
+function parseHead(text: string): { head: ResponseHead; minorVersion: number } {
   const lines = text.split('\r\n');
   const status = STATUS_LINE.exec(lines[0]!);
   if (!status) throw new OriginError('protocol', `malformed status line ${JSON.stringify(lines[0]!.slice(0, 100))}`);
@@ -49,5 +51,5 @@ function parseHead(text: string): ResponseHead {
     const name = field[1]!.toLowerCase();
     headers[name] = headers[name] === undefined ? field[2]! : `${headers[name]}, ${field[2]!}`;
   }
-  return { status: Number(status[1]), headers };
+  return { head: { status: Number(status[2]), headers }, minorVersion: Number(status[1]) };
 }

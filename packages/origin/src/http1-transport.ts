@@ -1,6 +1,10 @@
 import { sendHttp1 } from './http1-client.ts';
+import { Http1ConnectionPool } from './http1-connection.ts';
 import { QueuedBody, type BlobBody } from './pooled-body.ts';
 import type { Hop, HopResponse, Transport } from './transport.ts';
+
+/** Longer redirect bodies are not worth reading to keep the connection; it is closed instead. */
+const MAX_DISCARDED_BODY_BYTES = 64 * 1024;
 
 export interface Http1TransportOptions {
   connectTimeoutMs: number;
@@ -8,16 +12,22 @@ export interface Http1TransportOptions {
   idleTimeoutMs: number;
 }
 
-/** A connection per request, read into pooled memory: blob GETs, where every copy and allocation shows. */
+/** HTTP/1.1 read into pooled memory, connections kept between requests: blob GETs, where every copy shows. */
 export class Http1Transport implements Transport<BlobBody> {
   readonly #options: Http1TransportOptions;
+  readonly #connections = new Http1ConnectionPool();
 
   constructor(options: Http1TransportOptions) {
     this.#options = options;
   }
 
   send(hop: Hop): Promise<HopResponse<BlobBody>> {
-    return sendHttp1({ ...hop, ...this.#options });
+    return sendHttp1({ ...hop, ...this.#options }, this.#connections);
+  }
+
+  /** Closes the kept connections (those in use close when their exchange ends). */
+  close(): void {
+    this.#connections.close();
   }
 
   async readSmall(body: BlobBody, limit: number): Promise<Buffer | undefined> {
@@ -40,8 +50,8 @@ export class Http1Transport implements Transport<BlobBody> {
   }
 
   async discard(body: BlobBody): Promise<void> {
-    // The connection is not reused, so there is nothing to gain from reading the rest.
-    body.destroy();
+    // Reading a small body to its end keeps the connection for the next request; a longer one is dropped with it.
+    await this.readSmall(body, MAX_DISCARDED_BODY_BYTES);
   }
 
   bodyOf(bytes: Buffer): BlobBody {

@@ -194,6 +194,65 @@ describe('redirects', () => {
   });
 });
 
+describe('kept connections', () => {
+  /** A raw HTTP/1.1 server that answers each request on a connection with `answer(n)` (n counts from 1). */
+  async function countingServer(answer: (socket: Socket, n: number) => void): Promise<{ host: string; connections: () => number }> {
+    let connections = 0;
+    const sockets: Socket[] = [];
+    const tcp = createTcpServer((socket) => {
+      connections++;
+      sockets.push(socket);
+      let requests = 0;
+      let text = '';
+      socket.on('data', (chunk) => {
+        text += chunk.toString('latin1');
+        for (let end = text.indexOf('\r\n\r\n'); end >= 0; end = text.indexOf('\r\n\r\n')) {
+          text = text.slice(end + 4);
+          answer(socket, ++requests);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          tcp.close(() => resolve());
+        }),
+    );
+    return { host: `127.0.0.1:${(tcp.address() as AddressInfo).port}`, connections: () => connections };
+  }
+
+  const ok = (body: string, extra = '') => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n${extra}\r\n${body}`;
+
+  it('a connection whose response ended cleanly serves the next blob GET to that origin', async () => {
+    const origin = await countingServer((socket, n) => socket.write(n % 2 ? ok('first') : `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n6\r\nsecond\r\n0\r\n\r\n`));
+    const c = client();
+    for (const expected of ['first', 'second', 'first']) {
+      const res = await c.requestBlob(blob(origin.host));
+      expect((await readBody(res.body)).toString()).toBe(expected);
+    }
+    expect(origin.connections()).toBe(1);
+  });
+
+  it('a kept connection the server closed before answering is replaced by a new one, once', async () => {
+    const origin = await countingServer((socket, n) => (n === 1 ? socket.write(ok('first')) : socket.destroy()));
+    const c = client();
+    expect((await readBody((await c.requestBlob(blob(origin.host))).body)).toString()).toBe('first');
+    expect((await readBody((await c.requestBlob(blob(origin.host))).body)).toString()).toBe('first');
+    expect(origin.connections()).toBe(2);
+  });
+
+  it('is not kept after Connection: close, after bytes past the body, or from an HTTP/1.0 server', async () => {
+    for (const answer of [ok('x', 'connection: close\r\n'), ok('x') + 'junk', 'HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\nx']) {
+      const origin = await countingServer((socket) => socket.write(answer));
+      const c = client();
+      for (let i = 0; i < 2; i++) expect((await readBody((await c.requestBlob(blob(origin.host))).body)).toString()).toBe('x');
+      expect(origin.connections()).toBe(2);
+    }
+  });
+});
+
 describe('deadlines and failures', () => {
   it('first byte: a server that accepts and never answers times out', async () => {
     const host = await rawServer(() => {});
