@@ -71,7 +71,10 @@ export class ProviderLookup {
       else if (found.size > 0 && !options.members) grace ??= setTimeout(() => enough.abort(), MORE_PROVIDERS_MS);
     };
     const keys = [contentKey(digest), ...(options.members ? [SwarmMembership.key(digest.value)] : [])];
-    await Promise.all(keys.map((key) => this.#query(dht, key, signal, add, digest.value)));
+    // Done when the queries end or the signal fires: a query told to stop can take a while to wind down (its
+    // in-flight RPCs), and the miss must not wait for that.
+    const stopped = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    await Promise.race([Promise.all(keys.map((key) => this.#query(dht, key, signal, add, digest.value))), stopped]);
     clearTimeout(grace);
     const providers = [...found.values()].slice(0, limit);
     this.#o.logger.debug(
