@@ -9,7 +9,19 @@ import {
   type PieceHandlers,
   type RequestContext,
 } from '@flotilla/wire';
-import type { Seeds } from './seed.ts';
+import type { Seed, Seeds } from './seed.ts';
+
+/**
+ * A piece the seed has started sending is sent again while other uploads are queued only after this long: by then
+ * the daemon that took it should have passed it on. Copies of pieces the swarm already has were a quarter of the
+ * seed's upload in a 10-node fan-out (1.25 S), and the seed's upload is what sets the pace of the whole swarm: every
+ * duplicate delays a fresh piece.
+ */
+const RELAY_WINDOW_MS = 3_000;
+/** Blobs smaller than this are sent to whoever asks (children take them straight from the seed, too). */
+const RELAYED_FROM_BYTES = 4 * 1024 * 1024;
+/** The longest back-off a refused copy asks for. */
+const COPY_RETRY_MS = 500;
 
 export interface SeedPieceServerOptions {
   seeds: Seeds;
@@ -26,6 +38,8 @@ export interface SeedPieceServerOptions {
 export class SeedPieceServer implements PieceHandlers {
   readonly #options: SeedPieceServerOptions;
   readonly #uploads: UploadQueue;
+  /** Per seed, when each piece was first sent (0: not yet, or that upload failed). */
+  readonly #firstSent = new WeakMap<Seed, Float64Array>();
 
   constructor(options: SeedPieceServerOptions) {
     this.#options = options;
@@ -44,22 +58,45 @@ export class SeedPieceServer implements PieceHandlers {
     const seed = this.#options.seeds.get(request.digest);
     if (!seed?.hasBytes || request.index >= seed.piecesReady) return { type: 'missing' };
     const { start, end } = pieceRange(request.index, seed.meta.size, seed.meta.pieceLength);
+    const copyWait = this.#copyWait(seed, request.index);
+    if (copyWait > 0) return { type: 'busy', retryAfterMs: copyWait };
     const admission = this.#uploads.admit(end - start);
     if (!admission.ok) return { type: 'busy', retryAfterMs: admission.retryAfterMs };
     const { upload } = admission;
     const started = performance.now();
+    const firstSent = this.#firstSentOf(seed);
+    const first = firstSent[request.index] === 0;
+    if (first) firstSent[request.index] = started;
     return {
       type: 'piece',
       length: end - start,
       body: upload.pace(seed.read(request.index), context.signal),
       done: (err) => {
         upload.release();
+        if (err !== undefined && first) firstSent[request.index] = 0;
         const fields = { digest: request.digest, index: request.index, peer: context.peer.toString(), bytes: end - start };
         const duration_ms = Math.round(performance.now() - started);
         if (err === undefined) this.#options.logger.debug({ ...fields, duration_ms }, 'piece uploaded');
         else this.#options.logger.info({ ...fields, duration_ms, err: String(err) }, 'piece upload failed');
       },
     };
+  }
+
+  /** How long a request for another copy of a piece should wait (0: serve it): see RELAY_WINDOW_MS. */
+  #copyWait(seed: Seed, index: number): number {
+    if (seed.meta.size < RELAYED_FROM_BYTES || this.#uploads.uploads === 0) return 0;
+    const sentAt = this.#firstSentOf(seed)[index]!;
+    const age = performance.now() - sentAt;
+    return sentAt > 0 && age < RELAY_WINDOW_MS ? Math.ceil(Math.min(COPY_RETRY_MS, RELAY_WINDOW_MS - age)) : 0;
+  }
+
+  #firstSentOf(seed: Seed): Float64Array {
+    let sent = this.#firstSent.get(seed);
+    if (!sent) {
+      sent = new Float64Array(seed.meta.pieceCount);
+      this.#firstSent.set(seed, sent);
+    }
+    return sent;
   }
 
   /**
