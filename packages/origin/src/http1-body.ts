@@ -48,16 +48,6 @@ export class BodyDecoder {
     return this.#complete;
   }
 
-  /** Body bytes found so far (payload only). */
-  get received(): number {
-    return this.#received;
-  }
-
-  /** The announced length, when the framing gives one. */
-  get length(): number | undefined {
-    return this.#framing.kind === 'length' ? this.#framing.length : this.#framing.kind === 'none' ? 0 : undefined;
-  }
-
   /**
    * Feeds bytes received after the head; `onData` gets every payload view in order. Returns how many bytes belong
    * to the body (fewer than given once it is complete: what follows is not this response's).

@@ -71,11 +71,11 @@ describe('body framing', () => {
     expectProtocolError(() => framingOf('GET', head(200, { 'content-length': '-1' })), /Content-Length/);
   });
 
-  it('Content-Length: payload as views of the input (no copies), bytes past the end ignored', () => {
+  it('Content-Length: payload as views of the input (no copies); bytes past the end are not the body\'s', () => {
     const bytes = Buffer.from('0123456789EXTRA');
     const decoder = new BodyDecoder({ kind: 'length', length: 10 });
     const views: Buffer[] = [];
-    decoder.push(bytes, (view) => views.push(view));
+    expect(decoder.push(bytes, (view) => views.push(view))).toBe(10);
     expect(Buffer.concat(views).toString()).toBe('0123456789');
     expect(views[0]!.buffer).toBe(bytes.buffer);
     expect(decoder.complete).toBe(true);
@@ -103,6 +103,7 @@ describe('body framing', () => {
     }
     const whole = decode({ kind: 'chunked' }, wire);
     expect(whole.views).toBe(2);
+    expect(new BodyDecoder({ kind: 'chunked' }).push(wire, () => {})).toBe(wire.length - 'NEXT'.length);
   });
 
   it('chunked: refuses a bad size line and data longer than its size; an early end cuts the body', () => {
