@@ -52,13 +52,15 @@ export async function startCpuMeter(
   busyBeforeStart: number,
   finishedChildrenRole?: string,
 ): Promise<{ stop(): Promise<CpuUse> }> {
+  // A process killed during the run (--kill-scheduler-at) counts with its last reading: its CPU after that is lost.
+  const lastSeen = new Map<number, number>();
   const read = async () => ({
     at: performance.now(),
     self: process.cpuUsage(),
     children: await finishedChildrenCpuSeconds(),
     machine: await machineCpuTicks(),
     roles: Object.fromEntries(
-      await Promise.all(Object.entries(roles).map(async ([role, pids]) => [role, await sumCpuSeconds(pids)] as const)),
+      await Promise.all(Object.entries(roles).map(async ([role, pids]) => [role, await sumCpuSeconds(pids, lastSeen)] as const)),
     ),
   });
   const before = await read();
@@ -94,7 +96,13 @@ async function finishedChildrenCpuSeconds(): Promise<number> {
   return (Number(fields[16 - 3]) + Number(fields[17 - 3])) / CLOCK_TICKS;
 }
 
-async function sumCpuSeconds(pids: number[]): Promise<number> {
-  const seconds = await Promise.all(pids.map(cpuSeconds));
+async function sumCpuSeconds(pids: number[], lastSeen: Map<number, number>): Promise<number> {
+  const seconds = await Promise.all(
+    pids.map(async (pid) => {
+      const now = await cpuSeconds(pid).catch(() => lastSeen.get(pid) ?? 0);
+      lastSeen.set(pid, now);
+      return now;
+    }),
+  );
   return seconds.reduce((sum, s) => sum + s, 0);
 }
