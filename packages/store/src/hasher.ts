@@ -75,8 +75,9 @@ class HashWorkerClient {
 
   private constructor() {
     this.#worker = new Worker(new URL('./hash-worker.ts', import.meta.url));
-    this.#worker.unref();
     this.#worker.on('message', (reply: HashReply) => this.#onReply(reply));
+    // After the listener: adding it refs the worker's port again, which kept an idle daemon from exiting.
+    this.#worker.unref();
   }
 
   open(digest: Digest): Hasher {
