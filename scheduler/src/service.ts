@@ -11,7 +11,8 @@ import type {
 } from '@flotilla/wire';
 import type { Holdings } from './holdings.ts';
 import type { HostRegistration, HostRegistry } from './hosts.ts';
-import type { ParentCandidate, ParentPolicy } from './parents/policy.ts';
+import { excludedParents, parentCandidates, parentsWentBad } from './parents/candidates.ts';
+import type { ParentPolicy } from './parents/policy.ts';
 import { PENALTY, type PenaltyBox } from './parents/penalties.ts';
 import type { Seed, Seeds } from './seed.ts';
 import { SwarmLists } from './swarm-lists.ts';
@@ -162,9 +163,7 @@ export class SchedService {
    * child has fewer than K and better-stocked peers have appeared since; undefined when nothing changes.
    */
   #refreshedParents(task: Task, seed: Seed, peer: TaskPeer, now: number): Parent[] | undefined {
-    const wentBad = peer.parents.some(
-      (p) => task.blocklist.has(p) || peer.excluded.has(p) || (p !== this.#o.self.peerId && !this.#o.hosts.isAlive(p, now)),
-    );
+    const wentBad = parentsWentBad(task, peer, this.#o.hosts, this.#o.self.peerId, now);
     if (!wentBad && peer.parents.length >= this.#o.k) return undefined;
     const chosen = this.#choose(task, seed, peer, now);
     // Without a bad parent, only more parents are worth the child's reconnecting.
@@ -176,38 +175,11 @@ export class SchedService {
 
   #choose(task: Task, seed: Seed, child: TaskPeer, now: number): Parent[] {
     const { hosts, tasks, penalties, self } = this.#o;
-    const zone = hosts.get(child.peerId)?.zone;
-    const candidates: ParentCandidate[] = [];
-    // A seed adopted from holders' signed meta has no bytes here: the holders are the only parents.
-    if (seed.hasBytes) {
-      candidates.push({
-        peerId: self.peerId,
-        isSeed: true,
-        piecesHeld: seed.piecesReady,
-        uploadSlots: self.uploadSlots,
-        activeChildren: tasks.activeChildren(self.peerId),
-        sameZone: zone === undefined,
-        penalty: penalties.get(self.peerId, now),
-      });
-    }
-    const addresses = new Map<string, string[]>([[self.peerId, self.addresses()]]);
-    for (const peer of task.peers.values()) {
-      const host = hosts.get(peer.peerId);
-      if (!host || !hosts.isAlive(peer.peerId, now) || host.addresses.length === 0) continue;
-      addresses.set(peer.peerId, host.addresses);
-      candidates.push({
-        peerId: peer.peerId,
-        isSeed: false,
-        piecesHeld: peer.pieces.count,
-        uploadSlots: host.uploadSlots,
-        activeChildren: tasks.activeChildren(peer.peerId),
-        sameZone: host.zone === zone,
-        penalty: penalties.get(peer.peerId, now),
-      });
-    }
-    const exclude = new Set([...task.blocklist, ...child.excluded]);
+    const seedParent = { peerId: self.peerId, piecesReady: seed.piecesReady, uploadSlots: self.uploadSlots, hasBytes: seed.hasBytes };
+    const candidates = parentCandidates({ hosts, tasks, penalties }, task, seedParent, child, now);
+    const exclude = excludedParents(task, child);
     const chosen = this.#o.policy.choose({ requester: child.peerId, pieceCount: task.meta.pieceCount, k: this.#o.k, candidates, exclude });
-    return chosen.map((c) => ({ peerId: c.peerId, addresses: addresses.get(c.peerId)! }));
+    return chosen.map((c) => ({ peerId: c.peerId, addresses: c.isSeed ? self.addresses() : (hosts.get(c.peerId)?.addresses ?? []) }));
   }
 
   #pieceFailed(task: Task, reporter: string, failure: PieceFailure, now: number): void {

@@ -2,8 +2,7 @@
  * What the parent policy is asked with: every possible parent of a task as the scheduler sees it at one moment,
  * and when a child's parents must be chosen again. The same rules as SchedService's parent choice, as plain
  * functions of the host registry, the task table and the penalties, so `flotilla bench sim` drives them on
- * simulated time without a libp2p service around them. (SchedService keeps an inline copy of these rules until its
- * pending rework lands; it should then call these.)
+ * simulated time without a libp2p service around them; SchedService calls the same functions.
  */
 import type { HostRegistry } from '../hosts.ts';
 import type { Task, TaskPeer, TaskTable } from '../tasks.ts';
