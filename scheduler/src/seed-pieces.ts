@@ -120,8 +120,9 @@ export class SeedPieceServer implements PieceHandlers {
         }
         sent = ready;
       }
-      if (seed.hasAllPieces) return;
-      await seed.changed(context.signal);
+      // Pieces may have landed while a frame was out (at a yield): send them before stopping or waiting.
+      if (sent === seed.meta.pieceCount) return;
+      if (seed.piecesReady === sent) await seed.changed(context.signal);
     }
   }
 
