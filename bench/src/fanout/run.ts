@@ -1,8 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startRegistry } from '@flotilla/test';
 import type { Cleanup } from '../common/cleanup.ts';
 import { describeMachine } from '../common/machine.ts';
+import { writeOutputFiles } from '../common/output-files.ts';
 import { bytesBySourceSvg, completionCdfSvg } from './charts.ts';
 import { startLinkEmulation } from './links.ts';
 import { pushBenchImage } from './image.ts';
@@ -45,7 +45,6 @@ export async function runFanoutBench(options: FanoutOptions, cleanup: Cleanup, p
 
 /** Writes results.json, report.md, completion-cdf.svg and bytes-by-source.svg; returns their paths. */
 export async function writeFanoutOutputs(results: FanoutResults, outDir: string): Promise<string[]> {
-  await mkdir(outDir, { recursive: true });
   const modes = Object.entries(results.modes);
   const files: Record<string, string> = {
     'results.json': `${JSON.stringify(results, null, 2)}\n`,
@@ -56,13 +55,7 @@ export async function writeFanoutOutputs(results: FanoutResults, outDir: string)
     ),
     'bytes-by-source.svg': bytesBySourceSvg(modes.map(([mode, m]) => ({ mode, nodes: m.nodes })), results.imageBytes),
   };
-  const paths: string[] = [];
-  for (const [name, content] of Object.entries(files)) {
-    const path = join(outDir, name);
-    await writeFile(path, content);
-    paths.push(path);
-  }
-  return paths;
+  return writeOutputFiles(outDir, files);
 }
 
 function sum(values: number[]): number {

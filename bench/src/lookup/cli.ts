@@ -1,5 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { writeOutputFiles } from '../common/output-files.ts';
 import { withCleanup } from '../common/with-cleanup.ts';
 import { loadLookupOptions } from './options.ts';
 import { renderLookupReport } from './report.ts';
@@ -13,9 +12,7 @@ export async function lookupCommand(argv: readonly string[], env: NodeJS.Process
   return withCleanup(progress, async (cleanup) => {
     const results = await runLookupBench(options, cleanup, progress);
     const report = renderLookupReport(results);
-    await mkdir(options.outDir, { recursive: true });
-    await writeFile(join(options.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-    await writeFile(join(options.outDir, 'report.md'), report);
+    await writeOutputFiles(options.outDir, { 'results.json': `${JSON.stringify(results, null, 2)}\n`, 'report.md': report });
     process.stdout.write(report);
     progress(`wrote ${options.outDir}/results.json and report.md`);
     return results.misses === 0 ? 0 : 1;

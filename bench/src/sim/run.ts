@@ -1,6 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describeMachine } from '../common/machine.ts';
+import { writeOutputFiles } from '../common/output-files.ts';
 import { runSimulation } from './engine.ts';
 import type { SimOptions } from './options.ts';
 import { simBytesBySourceSvg, simCompletionCdfSvg, sweepSvg } from './charts.ts';
@@ -32,7 +31,6 @@ export async function runSimBench(options: SimOptions, progress: (line: string) 
 
 /** Writes results.json, report.md, completion-cdf.svg, bytes-by-source.svg and (for a sweep) sweep.svg. */
 export async function writeSimOutputs(results: SimResults, outDir: string): Promise<string[]> {
-  await mkdir(outDir, { recursive: true });
   const files: Record<string, string> = {
     'results.json': `${JSON.stringify(results, null, 2)}\n`,
     'report.md': renderSimReport(results),
@@ -40,11 +38,5 @@ export async function writeSimOutputs(results: SimResults, outDir: string): Prom
     'bytes-by-source.svg': simBytesBySourceSvg(results.runs, results.imageBytes),
     ...(new Set(results.runs.map((run) => run.nodes)).size > 1 ? { 'sweep.svg': sweepSvg(results.runs, results.imageBytes) } : {}),
   };
-  const paths: string[] = [];
-  for (const [name, content] of Object.entries(files)) {
-    const path = join(outDir, name);
-    await writeFile(path, content);
-    paths.push(path);
-  }
-  return paths;
+  return writeOutputFiles(outDir, files);
 }
