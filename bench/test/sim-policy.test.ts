@@ -92,22 +92,17 @@ describe('bench sim --policy seed-group', () => {
     const [loadAware, seedGroup] = options.runs.map((config) => runSimulation(config));
     const S = 64 * 2 ** 20;
     expect(loadAware!.ok && seedGroup!.ok).toBe(true);
-    expect(seedGroup!.seedEgressBytes / S).toBeLessThan(1.1);
-    expect(loadAware!.seedEgressBytes / S).toBeGreaterThan(4);
+    expect(seedGroup!.seedEgressBytes / S).toBeLessThan(1.25);
+    expect(loadAware!.seedEgressBytes / S).toBeGreaterThan(2);
     const slowest = (o: typeof seedGroup) => Math.max(...o!.nodes.map((n) => n.doneSeconds));
     expect(slowest(seedGroup)).toBeLessThan(slowest(loadAware));
   });
 });
 
-describe('bench sim --origin-fallback', () => {
-  it('on slow links the seed group floods the origin under the deadline rule, not once the daemon waits while its swarm gains pieces', () => {
-    const run = (fallback: string) =>
-      runSimulation(loadSimOptions(['--nodes', '40', '--image-size', '64MiB', '--link-rate', '10MB', '--policy', 'seed-group', '--origin-fallback', fallback], {}).runs[0]!);
-    const S = 64 * 2 ** 20;
-    const deadline = run('deadline');
-    const stalled = run('stalled');
-    expect(deadline.originEgressBytes / S).toBeGreaterThan(2);
-    expect(stalled.ok).toBe(true);
-    expect(stalled.originEgressBytes).toBe(S);
+describe('bench sim --origin-fallback stalled', () => {
+  it('on slow links the origin sends the blob once: a daemon waits while its swarm still gains pieces', () => {
+    const run = runSimulation(loadSimOptions(['--nodes', '40', '--image-size', '64MiB', '--link-rate', '10MB', '--policy', 'seed-group', '--origin-fallback', 'stalled'], {}).runs[0]!);
+    expect(run.ok).toBe(true);
+    expect(run.originEgressBytes).toBe(64 * 2 ** 20);
   });
 });

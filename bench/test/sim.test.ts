@@ -8,7 +8,7 @@ import { runSimulation } from '../src/sim/engine.ts';
 import { FluidNetwork } from '../src/sim/network.ts';
 import { loadSimOptions, type SimConfig } from '../src/sim/options.ts';
 import { pickPieces } from '../src/sim/piece-picker.ts';
-import { Rng } from '../src/sim/rng.ts';
+import { mix, Rng } from '../src/sim/rng.ts';
 import { schedulerBytesPerPeer } from '../src/sim/scheduler-memory.ts';
 
 const MiB = 2 ** 20;
@@ -84,7 +84,8 @@ describe('bench sim: parts', () => {
 
   test('the piece picker picks what the daemon\'s WindowThenRarest picks', () => {
     const rng = new Rng(3);
-    const order = new WindowThenRarest(4);
+    const tie = (i: number) => mix(0xabcdef, i) % 8;
+    const order = new WindowThenRarest(4, tie);
     for (let round = 0; round < 300; round++) {
       const pieceCount = 1 + Math.floor(rng.next() * 60);
       const frontier = Math.floor(rng.next() * pieceCount);
@@ -93,7 +94,7 @@ describe('bench sim: parts', () => {
       const requestable = Array.from({ length: pieceCount }, (_, i) => i < known && rng.next() < 0.7);
       const count = 1 + Math.floor(rng.next() * 12);
       const expected = order.pick({ pieceCount, frontier, requestable: (i) => requestable[i]!, holders: (i) => holders[i]! }, count);
-      const picked = pickPieces({ frontier, end: known, window: 4, requestable: (i) => requestable[i]!, holders: (i) => holders[i]! }, count);
+      const picked = pickPieces({ frontier, end: known, window: 4, requestable: (i) => requestable[i]!, holders: (i) => holders[i]!, tie }, count);
       expect(picked).toEqual(expected);
     }
   });

@@ -110,7 +110,7 @@ export class SchedService {
     this.#o.tasks.addPieces(task, peer, request.finished, now);
     for (const failure of request.failed) this.#pieceFailed(task, peerId, failure, now);
     if (!wasFinished && peer.finishedAt !== undefined) {
-      this.#swarms.changed(task);
+      this.#swarms.update(task, peer);
       this.#o.logger.info({ digest: task.meta.digest, peer: peerId, bytes: task.meta.size, duration_ms: now - peer.joinedAt }, 'peer finished task');
     }
     const ack: ReportAckResponse = { type: 'report-ack' };
@@ -149,7 +149,7 @@ export class SchedService {
     const chosen = this.#choose(task, seed, peer, Date.now());
     if (chosen.length === 0) return { type: 'back-to-source', reason: 'no parent left for this blob' };
     this.#o.tasks.setParents(peer, chosen.map((p) => p.peerId));
-    this.#swarms.changed(task);
+    this.#swarms.update(task, peer);
     peer.digestsSent = seed.piecesReady;
     const meta = { ...task.meta, pieceDigests: task.meta.pieceDigests.slice() };
     const swarm = this.#swarms.forAssignment(task, peer);
@@ -169,7 +169,7 @@ export class SchedService {
     // Without a bad parent, only more parents are worth the child's reconnecting.
     if (chosen.length === 0 || (!wentBad && chosen.length <= peer.parents.length)) return undefined;
     this.#o.tasks.setParents(peer, chosen.map((p) => p.peerId));
-    this.#swarms.changed(task);
+    this.#swarms.update(task, peer);
     return chosen;
   }
 
@@ -209,7 +209,7 @@ export class SchedService {
     const digests = this.#o.tasks.removePeer(peerId);
     for (const digest of digests) {
       const task = this.#o.tasks.get(digest);
-      if (task) this.#swarms.changed(task);
+      if (task) this.#swarms.remove(task, peerId);
     }
     this.#o.penalties.forget(peerId);
     this.#o.logger.info({ peer: peerId, tasks: digests, why }, 'peer removed');

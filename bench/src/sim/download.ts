@@ -1,32 +1,36 @@
 /*
  * One simulated daemon fetching one blob: a model of daemon/src/swarm/piece-download.ts on simulated time. It
  * keeps the daemon's rules — --pieces-in-flight requests at once; the piece order of piece-order.ts (the reader's
- * next pieces in order, then rarest first among its parents, earliest first among equals; see PiecePicker); a
- * piece only once its digest is known; other daemons before the seed, least loaded first; the seed asked only for
- * the pieces this child ranks first for (two at a time) and for the reader's next piece once no daemon passed it
- * on within the patience; a parent that answers busy rested for 250 ms; the frontier fetched from the origin when
- * nobody could serve it for a piece timeout; reports every 100 ms. It leaves out failures (no loss, no corrupt or
- * slow parents, so no reschedules) and the parents' watch latency (a parent's new piece is seen at the end of the
- * step it lands in).
+ * next pieces in order, then rarest first among its parents, ties in the daemon's own pseudo-random order; see
+ * PiecePicker); a piece only once its digest is known; other daemons before the seed, least loaded first; the seed
+ * asked only for the pieces this child ranks first for among the scheduler's list of the seed's children (two at a
+ * time) and for the reader's next piece once no daemon passed it on within the patience; a parent that answers busy
+ * rested for 250 ms; the frontier fetched from the origin when nobody could serve it in time (see OriginFallback);
+ * reports every 250 ms; the seed's digests from its watch. It leaves out failures (no loss, no corrupt or slow
+ * parents, so no reschedules) and the parents' watch latency (a parent's new piece is seen at the end of the step it
+ * lands in).
  */
 import { mix, type Rng } from './rng.ts';
 import { pickPieces } from './piece-picker.ts';
 
 /**
- * When the reader's next piece goes to the origin. `deadline` (the committed daemon): when no parent could serve it
- * for a piece timeout. `stalled` (the daemon's swarm rework in progress): only once the parents also stopped gaining
- * pieces for a piece timeout; a piece a busy parent holds is waited for HELD_FRONTIER_DEADLINES timeouts.
+ * When the reader's next piece goes to the origin. `stalled` (the daemon, PieceSources.checkFrontier): after
+ * HELD_FRONTIER_DEADLINES piece timeouts in which no parent could serve it, when a parent holds it (busy) or the
+ * parents stopped gaining pieces for that long. `deadline` (the daemon before that rule): when no parent could serve
+ * it for one piece timeout.
  */
 export type OriginFallback = 'deadline' | 'stalled';
 
-/** The daemon's constants (piece-download.ts, parent-pool.ts). */
+/** The daemon's constants (piece-download.ts, piece-sources.ts, parent-pool.ts, task-reporter.ts). */
 export const DAEMON = {
   heldFrontierDeadlines: 4,
   inOrderWindow: 4,
   seedShare: 2,
   minPatienceMs: 50,
+  /** Piece-times the reader's next piece may take to come through another daemon before the seed is asked. */
+  frontierPieceTimes: 4,
   busyBackoffMs: 250,
-  reportIntervalMs: 100,
+  reportIntervalMs: 250,
   pieceTimeoutMs: 2_000,
   /** The download loop's tick: max(10, min(250, piece timeout / 4)). */
   tickMs: 250,
@@ -66,6 +70,8 @@ export interface DownloadWorld {
   finished(download: Download, at: number): void;
   /** Wake the download (fill) at the end of this step. */
   wake(download: Download): void;
+  /** A daemon's hash, as its peer id hashes on the daemons (first-fetcher ranks). */
+  hashOf(peerId: string): number;
 }
 
 export class Download {
@@ -81,6 +87,10 @@ export class Download {
   readonly #holders: Uint16Array;
   readonly #links: ParentLink[] = [];
   #seed: ParentLink | undefined;
+  /** Hashes of the seed's other unfinished children: the scheduler's `swarm` list (undefined: not sent). */
+  #swarm: number[] | undefined;
+  /** Per piece: when this download learnt the seed has it (0: not yet). */
+  readonly #seedHadAt: Float64Array;
   /** Piece digests known: [0, known) may be fetched. */
   known = 0;
   #frontier = 0;
@@ -90,7 +100,7 @@ export class Download {
   #gainedAt: number;
   #inFlight = 0;
   #done = 0;
-  #pieceMs = DAEMON.pieceTimeoutMs / 8;
+  #pieceMs = DAEMON.pieceTimeoutMs / 20;
   /** Finished pieces and busy answers not yet reported. */
   pendingFinished: number[] = [];
   pendingFailed = 0;
@@ -109,6 +119,7 @@ export class Download {
     this.#hash = mix(node, 0x5eed);
     this.#state = new Uint8Array(pieceCount);
     this.#holders = new Uint16Array(pieceCount);
+    this.#seedHadAt = new Float64Array(pieceCount);
     this.#frontierSince = now;
     this.#gainedAt = now;
   }
@@ -130,10 +141,15 @@ export class Download {
     return !this.complete && this.known < this.pieceCount;
   }
 
-  /** A scheduler's answer: digests, and parents to add (the daemon keeps the ones it has). */
-  absorb(known: number, parents: readonly string[] | undefined, now: number): void {
+  /**
+   * A scheduler's answer or the seed's watch: digests, parents to add (the daemon keeps the ones it has), the
+   * seed's children when they changed.
+   */
+  absorb(known: number, parents: readonly string[] | undefined, now: number, swarm?: readonly string[]): void {
     if (known > this.known && this.#seed) this.#gainedAt = now;
+    for (let i = this.known; i < known; i++) this.#seedHadAt[i] = now;
     this.known = Math.max(this.known, known);
+    if (swarm) this.#swarm = swarm.filter((id) => id !== this.peerId).map((id) => this.#world.hashOf(id));
     for (const peerId of parents ?? []) {
       if (peerId === this.peerId || this.#links.some((l) => l.peerId === peerId)) continue;
       const link = this.#world.link(this, peerId);
@@ -178,6 +194,7 @@ export class Download {
         requestable: (i) => this.#requestable(i, now),
         holders: (i) => this.#holders[i]!,
         daemonsOnly: this.#seed === undefined,
+        tie: (i) => mix(this.#hash, i),
       },
       free * 4,
     );
@@ -266,8 +283,10 @@ export class Download {
     let seedLimit = Number.POSITIVE_INFINITY;
     if (this.#links.length > 1 && this.#seed) {
       const first = this.#firstFetcher(index);
+      // The wait counts from when the reader got there, or from when the seed got the piece if that was later.
+      const waitingSince = Math.max(this.#frontierSince, this.#seedHadAt[index]!);
       if (index !== this.#frontier) seedLimit = first ? DAEMON.seedShare : 0;
-      else if (!first && now - this.#frontierSince < this.#patienceMs()) seedLimit = 0;
+      else if (!first && now - waitingSince < this.#patienceMs()) seedLimit = 0;
     }
     if (this.#holders[index] === 0 && (seedLimit === 0 || !this.#seed)) return undefined;
     let best: ParentLink | undefined;
@@ -285,26 +304,31 @@ export class Download {
     return best;
   }
 
-  /** ParentPool.firstFetcher: do we rank first for this piece among us and our daemon parents? */
+  /** ParentPool.firstFetcher: do we rank first for this piece among the seed's children (else us and our daemon parents)? */
   #firstFetcher(index: number): boolean {
     const own = mix(this.#hash, index);
+    if (this.#swarm) {
+      for (const hash of this.#swarm) if (mix(hash, index) < own) return false;
+      return true;
+    }
     for (const link of this.#links) if (!link.isSeed && mix(link.hash, index) < own) return false;
     return true;
   }
 
   #patienceMs(): number {
-    return Math.min(DAEMON.pieceTimeoutMs / 2, Math.max(DAEMON.minPatienceMs, 2 * this.#pieceMs));
+    return Math.min(DAEMON.pieceTimeoutMs / 2, Math.max(DAEMON.minPatienceMs, DAEMON.frontierPieceTimes * this.#pieceMs));
   }
 
-  /** The reader waits on the frontier piece: if nobody could serve it for a piece timeout, the origin will (see OriginFallback). */
+  /** The reader waits on the frontier piece: when the origin sends it instead (see OriginFallback; PieceSources.checkFrontier). */
   #checkFrontier(now: number): void {
     if (this.#frontierFromOrigin || this.#frontier >= this.pieceCount) return;
     const waited = now - this.#frontierSince;
-    if (this.#state[this.#frontier] !== MISSING || waited < DAEMON.pieceTimeoutMs) return;
+    const patience = this.#world.originFallback === 'stalled' ? DAEMON.heldFrontierDeadlines * DAEMON.pieceTimeoutMs : DAEMON.pieceTimeoutMs;
+    if (this.#state[this.#frontier] !== MISSING || waited < patience) return;
     if (this.#requestable(this.#frontier, now)) return;
     if (this.#world.originFallback === 'stalled') {
       const held = this.#holders[this.#frontier]! > 0 || (this.#seed !== undefined && this.#frontier < this.known);
-      if (held ? waited < DAEMON.heldFrontierDeadlines * DAEMON.pieceTimeoutMs : now - this.#gainedAt < DAEMON.pieceTimeoutMs) return;
+      if (!held && now - this.#gainedAt < patience) return;
     }
     this.#frontierFromOrigin = true;
   }

@@ -54,7 +54,11 @@ interface Blob {
   seedFlow: number | undefined;
   seedStarted: boolean;
   seedReady: number;
+  /** seedReady as the seed's watchers last heard it. */
+  seedAnnounced: number;
   downloads: Download[];
+  /** Downloads with the seed among their parents: its watch tells them each piece (and its digest) as it lands. */
+  seedWatchers: Download[];
 }
 
 /** Runs a simulation to the end; `progress` gets a line every few wall seconds. */
@@ -122,7 +126,9 @@ class Simulation implements DownloadWorld {
         seedFlow: undefined,
         seedStarted: false,
         seedReady: 0,
+        seedAnnounced: 0,
         downloads: [],
+        seedWatchers: [],
       };
     });
   }
@@ -193,7 +199,7 @@ class Simulation implements DownloadWorld {
     }
     const answer = blob.scheduler.task(blob.digest, download.peerId, this.#now);
     this.#later(answerDelay, () => {
-      download.absorb(answer.known, answer.parents, this.#now);
+      download.absorb(answer.known, answer.parents, this.#now, answer.swarm);
       this.#later(DAEMON.reportIntervalMs * this.rng.next(), () => this.#reportLoop(blob, download));
       this.#tickLoop(download);
     });
@@ -210,7 +216,7 @@ class Simulation implements DownloadWorld {
     const answer = blob.scheduler.report(blob.digest, download.peerId, download.pendingFinished, download.pendingFailed, this.#now);
     download.pendingFinished = [];
     download.pendingFailed = 0;
-    this.#later(this.#c.latencyMs, () => download.absorb(answer.known, answer.parents, this.#now));
+    this.#later(this.#c.latencyMs, () => download.absorb(answer.known, answer.parents, this.#now, answer.swarm));
   }
 
   /** The download loop's own tick: it looks again at least this often (time-based rules: patience, busy rests). */
@@ -225,6 +231,7 @@ class Simulation implements DownloadWorld {
     if (node === undefined) throw new Error(`unknown peer ${peerId}`);
     const isSeed = node >= this.#c.nodes;
     const blob = this.#blobs[download.blob]!;
+    if (isSeed) blob.seedWatchers.push(download);
     return { node, peerId, isSeed, hash: mix(node, 0x5eed), holder: isSeed ? undefined : blob.downloads[node], inFlight: 0, busyUntil: 0 };
   }
 
@@ -271,17 +278,24 @@ class Simulation implements DownloadWorld {
     this.#dirty.add(download);
   }
 
+  hashOf(peerId: string): number {
+    const node = this.#nodeOf.get(peerId);
+    if (node === undefined) throw new Error(`unknown peer ${peerId}`);
+    return mix(node, 0x5eed);
+  }
+
   #pieceBytes(download: Download, index: number): number {
     const blob = this.#blobs[download.blob]!;
     return Math.min(blob.pieceLength, blob.size - index * blob.pieceLength);
   }
 
-  /** The seeds publish pieces as their origin bytes arrive, in order. */
+  /** The seeds publish pieces as their origin bytes arrive, in order; their watchers hear of them at once. */
   #advanceSeeds(): void {
     for (const blob of this.#blobs) {
-      if (blob.seedFlow === undefined) continue;
-      const received = blob.size - this.#net.bytesLeft(blob.seedFlow);
-      blob.seedReady = Math.floor(received / blob.pieceLength);
+      if (blob.seedFlow !== undefined) blob.seedReady = Math.floor((blob.size - this.#net.bytesLeft(blob.seedFlow)) / blob.pieceLength);
+      if (blob.seedReady === blob.seedAnnounced) continue;
+      blob.seedAnnounced = blob.seedReady;
+      for (const download of blob.seedWatchers) if (!download.complete) download.absorb(blob.seedReady, undefined, this.#now);
     }
   }
 

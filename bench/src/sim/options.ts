@@ -89,8 +89,8 @@ export const simOptions = defineOptions({
   originFallback: option({
     flag: 'origin-fallback',
     parser: enumOf(['deadline', 'stalled']),
-    default: 'deadline',
-    doc: "when a simulated daemon takes the reader's next piece from the origin: deadline = no parent could serve it for a piece timeout (the committed daemon); stalled = only once its parents also stopped gaining pieces for that long (the daemon's swarm rework in progress)",
+    default: 'stalled',
+    doc: "when a simulated daemon takes the reader's next piece from the origin: stalled = after 4 piece timeouts in which no parent could serve it, if a busy parent holds it or the parents stopped gaining pieces (the daemon); deadline = no parent could serve it for one piece timeout (the daemon before that rule)",
   }),
   parents: option({ flag: 'parents', parser: int({ min: 1, max: 32 }), default: 4, doc: "the scheduler's --parents: parents handed to a daemon per blob" }),
   piecesInFlight: option({ flag: 'pieces-in-flight', parser: int({ min: 1, max: 64 }), default: 8, doc: "the daemon's --pieces-in-flight, per blob" }),

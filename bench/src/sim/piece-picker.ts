@@ -1,9 +1,9 @@
 /*
  * The daemon's piece order (daemon/src/swarm/piece-order.ts, WindowThenRarest) in one pass without sorting, for
  * millions of picks: the reader's next piece and the following window - 1 pieces in order when a daemon parent
- * holds them, then the rest rarest first (fewest daemon parents holding it), earliest first among equals. Only
- * pieces in [frontier, end) are looked at: nothing past the known digests is requestable. A test holds it to the
- * daemon's own class.
+ * holds them, then the rest rarest first (fewest daemon parents holding it), ties in the daemon's own pseudo-random
+ * order (`tie`, lowest first). Only pieces in [frontier, end) are looked at: nothing past the known digests is
+ * requestable. A test holds it to the daemon's own class.
  */
 
 export interface PickView {
@@ -16,6 +16,8 @@ export interface PickView {
   requestable(index: number): boolean;
   /** How many daemon parents (not the seed) hold the piece. */
   holders(index: number): number;
+  /** The piece's place among equally rare ones (lower first): the daemon's tieRank. */
+  tie(index: number): number;
   /** No parent but daemons: a piece no daemon parent holds is not requestable (a shortcut, not a rule). */
   daemonsOnly?: boolean;
 }
@@ -31,22 +33,27 @@ export function pickPieces(view: PickView, count: number): number[] {
   }
   if (picked.length === count) return picked;
   const want = count - picked.length;
-  // buckets[h]: the first `want` requestable pieces held by h daemon parents, in index order.
-  const buckets: number[][] = [];
+  // buckets[h]: the `want` requestable pieces held by h daemon parents that come first in tie order, kept sorted.
+  const buckets: { index: number; tie: number }[][] = [];
   let bestFull = Number.POSITIVE_INFINITY;
   for (let i = frontier; i < end; i++) {
     if (i < windowEnd && picked.includes(i)) continue;
     const h = view.holders(i);
-    // A bucket at or above a full lower one can contribute nothing.
-    if (h >= bestFull || (h === 0 && view.daemonsOnly)) continue;
+    // A bucket above a full lower one can contribute nothing.
+    if (h > bestFull || (h === 0 && view.daemonsOnly)) continue;
     if (!view.requestable(i)) continue;
     const bucket = (buckets[h] ??= []);
-    bucket.push(i);
-    if (bucket.length === want) bestFull = h;
+    const tie = view.tie(i);
+    if (bucket.length === want && tie >= bucket[want - 1]!.tie) continue;
+    let at = bucket.length;
+    while (at > 0 && bucket[at - 1]!.tie > tie) at--;
+    bucket.splice(at, 0, { index: i, tie });
+    if (bucket.length > want) bucket.pop();
+    if (bucket.length === want && h < bestFull) bestFull = h;
   }
   for (const bucket of buckets) {
     if (!bucket) continue;
-    for (const index of bucket) {
+    for (const { index } of bucket) {
       if (picked.length === count) return picked;
       picked.push(index);
     }

@@ -10,7 +10,7 @@ export const MODEL_LIMITS = [
   "Daemons never fail, never serve corrupt or slow pieces, and have unlimited CPU and disk: no reschedules, no blocklists, no hashing cost.",
   "A parent's new piece is seen by its children at the end of the step it lands in (watch latency below one step); requests wait their round trip rounded up to a step.",
   'Every node asks for every layer at time 0; the scheduler answers instantly (its CPU time is measured, not simulated).',
-  "The daemon is a model of daemon/src/swarm's rules as committed (piece order, seed share, first-fetcher ranks, patience, busy backoff, the reader's next piece from the origin after a piece timeout; --origin-fallback stalled models the rework in progress); the scheduler is the real code.",
+  "The daemon is a model of daemon/src/swarm's rules (piece order with its per-daemon tie rank, seed share over the scheduler's list of the seed's children, patience, busy backoff, the reader's next piece from the origin as --origin-fallback says); the scheduler is the real code.",
 ];
 
 /** report.md: the ratios against S/B first, then the goals, the scheduler's cost, and the model's limits. */

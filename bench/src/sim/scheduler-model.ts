@@ -11,6 +11,7 @@ import { LoadAwarePolicy } from '../../../scheduler/src/parents/load-aware.ts';
 import { PenaltyBox } from '../../../scheduler/src/parents/penalties.ts';
 import type { ParentPolicy } from '../../../scheduler/src/parents/policy.ts';
 import { SeedGroupPolicy } from '../../../scheduler/src/parents/seed-group.ts';
+import { SwarmLists } from '../../../scheduler/src/swarm-lists.ts';
 import type { Task, TaskMetaState, TaskPeer } from '../../../scheduler/src/tasks.ts';
 import { TaskTable } from '../../../scheduler/src/tasks.ts';
 import type { PolicyName } from './options.ts';
@@ -28,6 +29,8 @@ export interface SchedulerAnswer {
   known: number;
   /** Parents handed out, when they changed (peer ids). */
   parents?: string[];
+  /** The seed's unfinished children, when they changed (first-fetcher ranks). */
+  swarm?: string[];
 }
 
 export interface SchedulerModelOptions {
@@ -45,6 +48,7 @@ export class SchedulerModel {
   readonly hosts = new HostRegistry(HOST_TTL_MS);
   readonly tasks = new TaskTable();
   readonly penalties = new PenaltyBox();
+  readonly #swarms: SwarmLists;
   readonly #policy: ParentPolicy;
   readonly #o: SchedulerModelOptions;
   /** Pieces of each task on the seed's disk, set by the simulated seed. */
@@ -56,6 +60,7 @@ export class SchedulerModel {
   constructor(options: SchedulerModelOptions) {
     this.#o = options;
     this.peerId = options.peerId;
+    this.#swarms = new SwarmLists(options.peerId);
     this.#policy = POLICY[options.policy]();
   }
 
@@ -77,9 +82,10 @@ export class SchedulerModel {
       const peer = this.tasks.join(task, peerId, now);
       const parents = this.#choose(task, peer, now);
       this.tasks.setParents(peer, parents);
+      this.#swarms.update(task, peer);
       const known = this.#ready(digest);
       peer.digestsSent = known;
-      return { known, parents };
+      return { known, parents, swarm: this.#swarms.forAssignment(task, peer) };
     });
   }
 
@@ -89,7 +95,9 @@ export class SchedulerModel {
       this.hosts.touch(peerId, now);
       const task = this.#task(digest);
       const peer = this.tasks.join(task, peerId, now);
+      const wasFinished = peer.finishedAt !== undefined;
       this.tasks.addPieces(task, peer, finished, now);
+      if (!wasFinished && peer.finishedAt !== undefined) this.#swarms.update(task, peer);
       task.failedPieces += failed;
       const known = this.#ready(digest);
       peer.digestsSent = Math.max(peer.digestsSent, known);
@@ -97,6 +105,8 @@ export class SchedulerModel {
       if (peer.finishedAt === undefined) {
         const parents = this.#refreshed(task, peer, now);
         if (parents) answer.parents = parents;
+        const swarm = this.#swarms.forAck(task, peer);
+        if (swarm) answer.swarm = swarm;
       }
       return answer;
     });
@@ -109,6 +119,7 @@ export class SchedulerModel {
     const chosen = this.#choose(task, peer, now);
     if (chosen.length === 0 || (!wentBad && chosen.length <= peer.parents.length)) return undefined;
     this.tasks.setParents(peer, chosen);
+    this.#swarms.update(task, peer);
     return chosen;
   }
 

@@ -4,6 +4,7 @@ import { pieceWatch, type Parent } from '@flotilla/wire';
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
+import { pieceRank, stringHash } from './piece-rank.ts';
 import { PieceSet } from './piece-set.ts';
 
 /** A parent that answered `busy` without saying when to come back gets no new requests for this long. */
@@ -155,12 +156,12 @@ export class ParentPool {
    * and its daemon parents): with 4 parents out of 9 peers, about two children each took every piece.
    */
   firstFetcher(index: number): boolean {
-    const own = rank(this.#selfHash, index);
+    const own = pieceRank(this.#selfHash, index);
     if (this.#swarm !== undefined) {
-      for (const hash of this.#swarm) if (rank(hash, index) < own) return false;
+      for (const hash of this.#swarm) if (pieceRank(hash, index) < own) return false;
       return true;
     }
-    for (const { state } of this.#parents.values()) if (!state.isSeed && rank(state.hash, index) < own) return false;
+    for (const { state } of this.#parents.values()) if (!state.isSeed && pieceRank(state.hash, index) < own) return false;
     return true;
   }
 
@@ -230,20 +231,4 @@ export class ParentPool {
     // A parent that finished may end its watch; one that ends it unfinished has given up on the blob.
     if (!signal.aborted && !complete) this.#o.onLost(parent);
   }
-}
-
-/** FNV-1a, 32 bits. */
-function stringHash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
-/** A well-mixed 32-bit rank of (peer, piece) (murmur3's finalizer). */
-function rank(peerHash: number, index: number): number {
-  let h = Math.imul(peerHash ^ Math.imul(index + 1, 0x9e3779b1), 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

@@ -14,6 +14,7 @@ import { PieceDigests } from './piece-digests.ts';
 import { PieceSources } from './piece-sources.ts';
 import { SeedlessSwarm } from './seedless.ts';
 import { WindowThenRarest, type PieceAvailability, type PieceOrder } from './piece-order.ts';
+import { pieceRank, stringHash } from './piece-rank.ts';
 import type { SchedulerLink } from './scheduler-client.ts';
 import { TaskReporter, type TaskNews } from './task-reporter.ts';
 import { TransferStats } from './transfer-stats.ts';
@@ -94,7 +95,8 @@ export class PieceDownload {
     this.#digests = new PieceDigests(this.#meta);
     if (options.verifyWhole) this.#digests.allowUnverified();
     this.#state = new Uint8Array(this.#meta.pieceCount);
-    this.#order = options.order ?? new WindowThenRarest(IN_ORDER_WINDOW);
+    const selfHash = stringHash(options.node.peerId.toString());
+    this.#order = options.order ?? new WindowThenRarest(IN_ORDER_WINDOW, (index) => pieceRank(selfHash, index));
     this.#stats = new TransferStats();
     this.#parents = new ParentPool({
       node: options.node,

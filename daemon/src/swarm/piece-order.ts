@@ -18,14 +18,18 @@ export interface PieceOrder {
 /**
  * The reader's next piece first, then the following `window - 1` pieces in order when another daemon holds them
  * (the HTTP client streams the contiguous prefix, so these are what it waits on next), then everything else
- * rarest-first — pieces no daemon holds yet before pieces one daemon holds, and so on — earliest first among
- * equals, so the swarm fills in roughly in the order readers need.
+ * rarest-first — pieces no daemon holds yet before pieces one daemon holds, and so on — and among equally rare
+ * pieces in this daemon's own pseudo-random order (`tieRank`, lowest first). Earliest-first among equals made every
+ * daemon hold the same prefix: a daemon then had nothing its children lacked, and in bench sim the swarm's links
+ * carried about 55 % of what they could (p50 2.06× S/B at 100 nodes, 1.40× with a per-daemon order).
  */
 export class WindowThenRarest implements PieceOrder {
   readonly #window: number;
+  readonly #tieRank: (index: number) => number;
 
-  constructor(window: number) {
+  constructor(window: number, tieRank: (index: number) => number) {
     this.#window = window;
+    this.#tieRank = tieRank;
   }
 
   pick(availability: PieceAvailability, count: number): number[] {
@@ -38,11 +42,11 @@ export class WindowThenRarest implements PieceOrder {
     }
     if (picked.length === count) return picked;
     const inOrder = new Set(picked);
-    const rest: Array<{ index: number; holders: number }> = [];
+    const rest: Array<{ index: number; holders: number; tie: number }> = [];
     for (let i = frontier; i < pieceCount; i++) {
-      if (!inOrder.has(i) && availability.requestable(i)) rest.push({ index: i, holders: availability.holders(i) });
+      if (!inOrder.has(i) && availability.requestable(i)) rest.push({ index: i, holders: availability.holders(i), tie: this.#tieRank(i) });
     }
-    rest.sort((a, b) => a.holders - b.holders || a.index - b.index);
+    rest.sort((a, b) => a.holders - b.holders || a.tie - b.tie || a.index - b.index);
     for (const { index } of rest.slice(0, count - picked.length)) picked.push(index);
     return picked;
   }
