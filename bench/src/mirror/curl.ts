@@ -47,6 +47,23 @@ export async function timedPull(url: string, expected: BlobRef): Promise<TimedPu
   return { bytes: bytes!, seconds };
 }
 
+/**
+ * Downloads `url` with curl piped into `openssl dgst -sha256`: what a client that verifies the stream pays at the
+ * least (one more copy through a pipe, one hash), timed by curl like the other modes. Throws on a wrong digest too.
+ */
+export async function hashedPull(url: string, expected: BlobRef): Promise<TimedPull> {
+  const limit = maxSeconds(expected.size);
+  // pipefail: a failed transfer fails the pipeline even though openssl hashed what arrived. The URL goes in as $1.
+  const pipeline = `curl -sS --fail --max-time ${limit} -w '%{stderr}%{size_download} %{time_total}' "$1" | openssl dgst -sha256 -r`;
+  const result = await runChecked('bash', ['-o', 'pipefail', '-c', pipeline, 'hashed-pull', url], { timeoutMs: (limit + 10) * 1000 });
+  const [bytes, seconds] = (result.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+  if (!Number.isFinite(bytes) || !seconds) throw new Error(`curl printed no timing for ${url}: ${result.stderr}`);
+  if (bytes !== expected.size) throw new Error(`${url}: ${bytes} bytes, expected ${expected.size}`);
+  const digest = `sha256:${result.stdout.trim().split(' ')[0]}`;
+  if (digest !== expected.digest) throw new Error(`${url}: openssl computed ${digest}, expected ${expected.digest}`);
+  return { bytes: bytes!, seconds };
+}
+
 /** Downloads `url` with curl and digests what arrived; never rejects on wrong content, only on a failed transfer. */
 export function verifiedPull(url: string, expected: BlobRef): Promise<Verification> {
   return new Promise((resolve, reject) => {

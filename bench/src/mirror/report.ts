@@ -106,7 +106,11 @@ function checkGoals(throughput: ThroughputSummary[], latency: LatencySummary[], 
   const ratio = (a: Mode, b: Mode) => gbps(a) / gbps(b);
   const added = (target: string) => latency.find((l) => l.target === target)?.addedP50Ms ?? Number.NaN;
   return [
+    check('relay ÷ direct (ceiling for anything in between)', ratio('relay', 'direct'), '×'),
+    check('direct + sha256 ÷ direct (ceiling for a verifying client)', ratio('direct + sha256', 'direct'), '×'),
     check('daemon cold ÷ direct', ratio('daemon cold', 'direct'), '×', { atLeast: 0.9 }),
+    check('daemon cold ÷ relay', ratio('daemon cold', 'relay'), '×'),
+    check('daemon cold ÷ proxy cold', ratio('daemon cold', 'proxy cold'), '×', { atLeast: 1 }),
     check('daemon warm ÷ proxy warm', ratio('daemon warm', 'proxy warm'), '×', { atLeast: 1 }),
     check('proxy cold ÷ direct', ratio('proxy cold', 'direct'), '×'),
     check('HEAD added p50, daemon', added('daemon'), 'ms', { atMost: 2 }),
@@ -129,6 +133,7 @@ function withUnit(value: string, unit: string): string {
 /** The report as markdown tables, absolute numbers first, then the ratios against this run's baselines. */
 export function renderMarkdown(r: MirrorReport): string {
   const { machine: mc, options: o, memory: mem } = r;
+  const directGBps = r.throughput.find((t) => t.mode === 'direct')?.medianGBps ?? Number.NaN;
   const lines = [
     `## Mirror benchmark: ${formatSize(o.size)} blob, ${o.repeat} repetitions (medians)`,
     '',
@@ -143,13 +148,15 @@ export function renderMarkdown(r: MirrorReport): string {
     `### Blob pull (curl → /dev/null, one process per pull)`,
     '',
     table(
-      ['mode', 'median GB/s', 'runs GB/s', 'median s', 'origin CPU s (cores)', 'proxy CPU s (cores)', 'daemon CPU s (cores)', 'sha256', 'failed'],
+      ['mode', 'median GB/s', '÷ direct', 'runs GB/s', 'median s', 'origin CPU s (cores)', 'relay CPU s (cores)', 'proxy CPU s (cores)', 'daemon CPU s (cores)', 'sha256', 'failed'],
       r.throughput.map((t) => [
         t.mode,
         fixed(t.medianGBps, 2),
+        fixed(t.medianGBps / directGBps, 2),
         t.runsGBps.map((v) => fixed(v, 2)).join(' / '),
         fixed(t.medianSeconds, 3),
         cpu(t, 'origin'),
+        cpu(t, 'relay'),
         cpu(t, 'proxy'),
         cpu(t, 'daemon'),
         t.digestOk ? 'ok' : '**WRONG**',

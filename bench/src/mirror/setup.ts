@@ -1,7 +1,8 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseDigest } from '@flotilla/oci';
-import { pushRandomImage, startFlotillaDaemon, startRegistry, waitFor, type Registry, type Service } from '@flotilla/test';
+import { pushRandomImage, startFlotillaDaemon, startRegistry, startService, waitFor, type Registry, type Service } from '@flotilla/test';
 import type { Cleanup } from '../common/cleanup.ts';
 import type { BlobRef } from './curl.ts';
 
@@ -30,7 +31,7 @@ export interface PullTarget {
   stop(): Promise<void>;
 }
 
-export type TargetName = 'direct' | 'proxy' | 'daemon';
+export type TargetName = 'direct' | 'relay' | 'proxy' | 'daemon';
 
 /** A mirror that has not stored a blob it has just served within this long is reported as failing. */
 const CACHE_DEADLINE_MS = 60_000;
@@ -52,6 +53,28 @@ export function directTarget(origin: Origin): PullTarget {
     outputTail: () => tail(origin.registry.service),
     stop: async () => {},
   };
+}
+
+const RELAY_SCRIPT = fileURLToPath(new URL('./tcp-relay.ts', import.meta.url));
+
+/** The origin behind a zero-work TCP relay (tcp-relay.ts): the ceiling for anything that sits in between. */
+export async function startRelayTarget(cleanup: Cleanup, origin: Origin): Promise<PullTarget> {
+  const relay = await cleanup.start(startRelay(origin.registry.host));
+  const pid = relay.service.child.pid;
+  if (pid === undefined) throw new Error('relay has no pid');
+  return {
+    name: 'relay',
+    ...registryUrls(`http://${relay.host}`),
+    pids: { origin: pidOf(origin.registry), relay: pid },
+    waitCached: async () => {},
+    outputTail: () => tail(relay.service),
+    stop: relay.stop,
+  };
+}
+
+async function startRelay(target: string): Promise<{ service: Service; host: string; stop(): Promise<void> }> {
+  const { service, match } = await startService(process.execPath, [RELAY_SCRIPT, target], { ready: /relay listening on (127\.0\.0\.1:\d+)/ });
+  return { service, host: match![1]!, stop: () => service.stop() };
 }
 
 /** docker-registry as a pull-through cache of the origin (the seeds' mirror), on fresh storage. */

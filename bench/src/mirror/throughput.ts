@@ -1,11 +1,25 @@
 import type { Cleanup } from '../common/cleanup.ts';
-import { timedPull, verifiedPull, type TimedPull, type Verification } from './curl.ts';
+import { hashedPull, timedPull, verifiedPull, type BlobRef, type TimedPull, type Verification } from './curl.ts';
 import { attempt, type Failure } from './failure.ts';
 import { cpuDuring } from '../common/proc.ts';
-import { directTarget, startDaemonTarget, startProxyTarget, type Origin, type PullTarget } from './setup.ts';
+import { directTarget, startDaemonTarget, startProxyTarget, startRelayTarget, type Origin, type PullTarget } from './setup.ts';
 
-export const MODES = ['direct', 'proxy cold', 'proxy warm', 'daemon cold', 'daemon warm'] as const;
+/**
+ * `direct + sha256` (curl piped into openssl) and `relay` (a zero-work TCP relay in between) are the ceilings a
+ * verifying mirror is held against: what hashing the stream costs, and what one more process on the path costs.
+ */
+export const MODES = ['direct', 'direct + sha256', 'relay', 'proxy cold', 'proxy warm', 'daemon cold', 'daemon warm'] as const;
 export type Mode = (typeof MODES)[number];
+
+/** The mode that hashes on the client side times (and checks) its pulls with the hashing pipeline. */
+function timedPullFor(mode: Mode): (url: string, expected: BlobRef) => Promise<TimedPull> {
+  return mode === 'direct + sha256' ? hashedPull : timedPull;
+}
+
+function verifiedPullFor(mode: Mode): (url: string, expected: BlobRef) => Promise<Verification> {
+  if (mode !== 'direct + sha256') return verifiedPull;
+  return async (url, expected) => ({ url, ok: true, bytes: (await hashedPull(url, expected)).bytes, digest: expected.digest });
+}
 
 /** One timed pull, with the CPU seconds each server process on the path used meanwhile. */
 export interface PullSample extends TimedPull {
@@ -39,7 +53,7 @@ export async function measureThroughput(
   const failuresOf = (mode: Mode) => results.get(mode)!.failures;
   await round(cleanup, origin, failuresOf, async (mode, target) => {
     const modeRuns = results.get(mode)!;
-    const verification = await attempt(`verify ${mode}`, target, modeRuns.failures, () => verifiedPull(url(target), origin.blob));
+    const verification = await attempt(`verify ${mode}`, target, modeRuns.failures, () => verifiedPullFor(mode)(url(target), origin.blob));
     if (verification) modeRuns.verifications.push(verification);
     progress(`verify ${mode}: ${describeVerification(verification)}`);
   });
@@ -47,7 +61,7 @@ export async function measureThroughput(
     await round(cleanup, origin, failuresOf, async (mode, target) => {
       const modeRuns = results.get(mode)!;
       const sample = await attempt(`#${i} ${mode}`, target, modeRuns.failures, async () => {
-        const { result, cpu } = await cpuDuring(target.pids, () => timedPull(url(target), origin.blob));
+        const { result, cpu } = await cpuDuring(target.pids, () => timedPullFor(mode)(url(target), origin.blob));
         return { ...result, cpu };
       });
       if (sample) modeRuns.runs.push(sample);
@@ -68,7 +82,15 @@ async function round(
   failuresOf: (mode: Mode) => Failure[],
   record: PullRecorder,
 ): Promise<void> {
-  await record('direct', directTarget(origin));
+  const direct = directTarget(origin);
+  await record('direct', direct);
+  await record('direct + sha256', direct);
+  const relay = await startRelayTarget(cleanup, origin);
+  try {
+    await record('relay', relay);
+  } finally {
+    await relay.stop();
+  }
   const mirrors = [
     ['proxy', startProxyTarget],
     ['daemon', startDaemonTarget],
