@@ -27,9 +27,11 @@ export class BlobDownload extends EventEmitter<{ change: [] }> {
   readonly digest: Digest;
   /** Which source is producing the bytes (logged by readers); the configured source until it says otherwise. */
   sourceName: string;
-  /** What was just written, for readers that keep up (bounded: older chunks are read back from the file). */
+  /** What was just handed to the writer, for readers that keep up (bounded: older chunks are read from the file). */
   readonly recent = new RecentChunks(RECENT_BYTES);
   #state: DownloadState = { phase: 'starting' };
+  /** Bytes [0, #acceptedTo) have been handed to the writer: in the file, or on their way there. */
+  #acceptedTo = 0;
   readonly #abort = new AbortController();
 
   constructor(digest: Digest, sourceName: string) {
@@ -62,7 +64,7 @@ export class BlobDownload extends EventEmitter<{ change: [] }> {
       if (existing) return this.#set({ phase: 'committed', record: existing, path: store.blobPath(existing.digest) });
       writer = await store.createWriter(this.digest);
       const activeWriter = writer;
-      activeWriter.on('written', (offset, chunk) => this.recent.add(offset, chunk));
+      activeWriter.on('accepted', (offset, chunk) => this.#accepted(offset, chunk));
       const fetch = await source.start({ ...request, signal: this.#abort.signal }, activeWriter);
       this.sourceName = fetch.source;
       this.#set({ phase: 'streaming', size: fetch.size, writer: activeWriter });
@@ -97,6 +99,26 @@ export class BlobDownload extends EventEmitter<{ change: [] }> {
       );
       this.#set({ phase: 'failed', error });
     }
+  }
+
+  /**
+   * The end of the prefix a reader may send: handed to the writer (held in `recent` until it is evicted, then read
+   * from the file once written) or already in the file. The last byte still waits for verification (see readers).
+   */
+  get acceptedBytes(): number {
+    const state = this.#state;
+    if (state.phase === 'streaming') return Math.max(this.#acceptedTo, state.writer.contiguousBytes);
+    if (state.phase === 'verified') return state.size;
+    if (state.phase === 'committed') return state.record.size;
+    return 0;
+  }
+
+  /** A chunk the writer took: readers that keep up send it before it reaches the disk. */
+  #accepted(offset: number, chunk: Uint8Array): void {
+    this.recent.add(offset, chunk);
+    if (offset > this.#acceptedTo) return;
+    this.#acceptedTo = Math.max(this.#acceptedTo, offset + chunk.byteLength);
+    this.emit('change');
   }
 
   /** Stops the transfer (daemon shutdown). */

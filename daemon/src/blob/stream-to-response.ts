@@ -58,41 +58,38 @@ async function send(res: ServerResponse, chunk: Uint8Array, release?: () => void
 }
 
 /**
- * Streams a blob that is still arriving: bytes are read back from the download's temp file as they land. The last
- * byte of the range is held back until the whole blob has been verified and committed, so a client never receives a
- * complete body that turns out wrong: on failure the response is cut short and the client sees a short read.
+ * Streams a blob that is still arriving: chunks the writer has just taken are sent from memory before they reach the
+ * disk; a reader that fell behind reads the temp file up to what is written. The last byte of the range is held back
+ * until the whole blob has been verified, so a client never receives a complete body that turns out wrong: on failure
+ * the response is cut short and the client sees a short read.
  */
 export async function streamDownload(download: BlobDownload, range: ByteRange, res: ServerResponse, sent: SentBytes): Promise<void> {
   let fd: FileHandle | undefined;
   let pos = range.start;
   const reads = new ReusedReads(READ_CHUNK);
   try {
-    for (;;) {
+    while (pos < range.end) {
       if (res.destroyed) return;
       const state = download.state;
       if (state.phase === 'failed') throw state.error;
-      const limit =
-        state.phase === 'committed' || state.phase === 'verified'
-          ? range.end
-          : state.phase === 'streaming'
-            ? Math.min(range.end - 1, state.writer.contiguousBytes)
-            : range.start;
-      if (pos >= range.end) break;
-      if (pos < limit) {
-        let chunk = download.recent.slice(pos, limit);
-        let release: (() => void) | undefined;
-        // Recent chunks may be pooled memory: held until the socket has taken them.
-        if (chunk) release = holdBytes(chunk);
-        else {
-          fd ??= await openSource(download);
-          ({ chunk, release } = await reads.read(fd, pos, limit - pos));
-        }
-        pos += chunk.byteLength;
-        sent.bytes += chunk.byteLength;
-        await send(res, chunk, release);
+      const done = state.phase === 'committed' || state.phase === 'verified';
+      const lastSendable = done ? range.end : range.end - 1;
+      const inMemory = Math.min(lastSendable, download.acceptedBytes);
+      const inFile = done ? range.end : state.phase === 'streaming' ? Math.min(lastSendable, state.writer.contiguousBytes) : range.start;
+      let chunk = pos < inMemory ? download.recent.slice(pos, inMemory) : undefined;
+      let release: (() => void) | undefined;
+      // Recent chunks may be pooled memory: held until the socket has taken them.
+      if (chunk) release = holdBytes(chunk);
+      else if (pos < inFile) {
+        fd ??= await openSource(download);
+        ({ chunk, release } = await reads.read(fd, pos, inFile - pos));
+      } else {
+        await firstOf([download, 'change'], [res, 'close']);
         continue;
       }
-      await firstOf([download, 'change'], [res, 'close']);
+      pos += chunk.byteLength;
+      sent.bytes += chunk.byteLength;
+      await send(res, chunk, release);
     }
     res.end();
   } finally {

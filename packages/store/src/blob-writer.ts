@@ -7,19 +7,20 @@ import { createHasher, type Hasher } from './hasher.ts';
 import type { BlobRecord, CommitMeta } from './types.ts';
 
 /**
- * A blob being written. Writes may be positional and out of order (pieces from peers arrive in any order); the writer
- * hashes the contiguous prefix as it grows, reading back from the temp file the bytes that had been written beyond a
- * gap once the gap fills, so the whole-blob digest is known without a second pass.
+ * A blob being written. Writes may be positional and out of order (pieces from peers arrive in any order). Bytes
+ * that extend the hashed prefix are hashed as they are handed over, while the file write runs alongside; bytes
+ * beyond a gap are hashed from the temp file once the gap fills. So the whole-blob digest is known without a second
+ * pass, and hashing never waits for the disk.
  */
 export interface BlobWriter {
   readonly digest: Digest;
   /** Readers may open this path to stream bytes while they arrive. */
   readonly tempPath: string;
-  /** Bytes [0, contiguousBytes) are written (write() resolved); readers may read them from tempPath. */
+  /** Bytes [0, contiguousBytes) are in the file (not fsynced); readers may read them from tempPath. */
   readonly contiguousBytes: number;
   /**
-   * Writes bytes at offset; resolves once they are in the file (not fsynced). Overlapping re-delivery of the same
-   * range is allowed. The caller must not modify `bytes` until the promise settles (it is written and hashed in place).
+   * Writes bytes at offset; resolves once they are in the file and the hash no longer reads them. Overlapping
+   * re-delivery of the same range is allowed. The caller must not modify `bytes` until the promise settles.
    */
   write(offset: number, bytes: Uint8Array | readonly Uint8Array[]): Promise<void>;
   /**
@@ -30,9 +31,12 @@ export interface BlobWriter {
   /** 'progress' (contiguousBytes) is emitted whenever contiguousBytes grows. */
   on(event: 'progress', listener: (contiguousBytes: number) => void): this;
   off(event: 'progress', listener: (contiguousBytes: number) => void): this;
-  /** 'written' (offset, chunk) is emitted for each chunk once it is in the file: lets readers send it without reading it back. */
-  on(event: 'written', listener: (offset: number, chunk: Uint8Array) => void): this;
-  off(event: 'written', listener: (offset: number, chunk: Uint8Array) => void): this;
+  /**
+   * 'accepted' (offset, chunk) is emitted for each chunk as a write takes it, before it is in the file: readers may
+   * send it at once. The chunk is valid until that write settles (pooled memory: hold it to keep it longer).
+   */
+  on(event: 'accepted', listener: (offset: number, chunk: Uint8Array) => void): this;
+  off(event: 'accepted', listener: (offset: number, chunk: Uint8Array) => void): this;
   /**
    * Seals the writer (no more writes) and checks that the blob is complete and matches its digest, without storing
    * it yet. Once it resolves the bytes in tempPath are known good, so readers may release them before the (slow)
@@ -71,14 +75,20 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
   readonly #fh: FileHandle;
   readonly #hasher: Hasher;
   readonly #commitBlob: CommitBlob;
-  /** Written ranges beyond the contiguous prefix: kept as offsets only, the bytes stay in the file. */
-  readonly #ahead = new ByteRanges();
+  /** Ranges in the file beyond the contiguous prefix. */
+  readonly #writtenAhead = new ByteRanges();
+  /** Ranges handed over beyond the hashed prefix: hashed from the file once the prefix reaches them. */
+  readonly #hashAhead = new ByteRanges();
   readonly #inFlight = new Set<Promise<void>>();
+  /** File writes not yet done: a read-back waits for them. */
+  readonly #fileWrites = new Set<Promise<void>>();
   #contiguous = 0;
+  /** Bytes [0, #hashedTo) are hashed or queued for hashing, in order. */
+  #hashedTo = 0;
   #appendOffset = 0;
   /** Hash updates run strictly in order; read-backs are async, so they are chained. */
   #hashing: Promise<void> = Promise.resolve();
-  /** A failed hash step leaves the hasher in an unknown state: the blob can no longer be committed. */
+  /** A failed write or hash step leaves the blob unknown: it can no longer be committed. */
   #failure: unknown;
   #finished = false;
   #verification: Promise<void> | undefined;
@@ -109,7 +119,13 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
   }
 
   write(offset: number, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
-    const pending = this.#write(offset, Array.isArray(bytes) ? bytes : [bytes as Uint8Array]);
+    const chunks = Array.isArray(bytes) ? (bytes as readonly Uint8Array[]) : [bytes as Uint8Array];
+    let pending: Promise<void>;
+    try {
+      pending = this.#write(offset, chunks);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#inFlight.add(pending);
     const forget = (): void => void this.#inFlight.delete(pending);
     pending.then(forget, forget);
@@ -153,7 +169,7 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
       await this.#hashing;
       if (this.#failure !== undefined) throw this.#failure;
       const expectedSize = this.#size ?? this.#contiguous;
-      if (this.#contiguous !== expectedSize || !this.#ahead.isEmpty) {
+      if (this.#contiguous !== expectedSize || !this.#writtenAhead.isEmpty || this.#hashedTo !== expectedSize) {
         throw new Error(`blob ${this.digest.value} is incomplete: ${this.#contiguous} contiguous bytes of ${expectedSize}`);
       }
       const actual = `${this.digest.algorithm}:${await this.#hasher.digest()}`;
@@ -169,45 +185,112 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
     await this.#discard();
   }
 
-  async #write(offset: number, chunks: readonly Uint8Array[]): Promise<void> {
+  /** Checks, starts the file write, hands the bytes to readers and the hash; throws synchronously on a bad write. */
+  #write(offset: number, chunks: readonly Uint8Array[]): Promise<void> {
     this.#assertWritable();
-    const length = totalLength(chunks);
-    const end = offset + length;
+    const end = offset + totalLength(chunks);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`invalid write offset ${offset}`);
     if (this.#size !== undefined && end > this.#size) {
       throw new RangeError(`write [${offset}, ${end}) exceeds the blob size ${this.#size} of ${this.digest.value}`);
     }
-    let { bytesWritten: written } = await this.#fh.writev(chunks as Uint8Array[], offset);
-    // A short vectored write is rare on a regular file; finish the rest plainly.
-    let chunkStart = 0;
-    for (const chunk of chunks) {
-      const chunkEnd = chunkStart + chunk.byteLength;
-      while (written < chunkEnd) {
-        const from = written - chunkStart;
-        const { bytesWritten } = await this.#fh.write(chunk, from, chunk.byteLength - from, offset + written);
-        written += bytesWritten;
-      }
-      chunkStart = chunkEnd;
-    }
-    // Before the hash step moves contiguousBytes: a reader woken by 'progress' then finds the chunk in memory
-    // instead of reading it back from the file.
+    const written = this.#writeFile(offset, chunks);
     let at = offset;
     for (const chunk of chunks) {
-      this.emit('written', at, chunk);
+      this.emit('accepted', at, chunk);
       at += chunk.byteLength;
     }
-    const released: Promise<void>[] = [];
-    try {
-      await this.#enqueueHashing(async () => {
-        let at = offset;
-        for (const chunk of chunks) {
-          await this.#absorb(at, chunk, released);
-          at += chunk.byteLength;
+    const hashed = this.#hashFromMemory(offset, chunks);
+    this.#hashReachedAhead();
+    return Promise.all([written, hashed]).then(() => undefined);
+  }
+
+  /** Writes the chunks at offset (one vectored write) and moves the contiguous prefix once they are in the file. */
+  #writeFile(offset: number, chunks: readonly Uint8Array[]): Promise<void> {
+    const written = (async () => {
+      let { bytesWritten: done } = await this.#fh.writev(chunks as Uint8Array[], offset);
+      // A short vectored write is rare on a regular file; finish the rest plainly.
+      let chunkStart = 0;
+      for (const chunk of chunks) {
+        const chunkEnd = chunkStart + chunk.byteLength;
+        while (done < chunkEnd) {
+          const from = done - chunkStart;
+          const { bytesWritten } = await this.#fh.write(chunk, from, chunk.byteLength - from, offset + done);
+          done += bytesWritten;
         }
-      });
-    } finally {
-      // Bytes hashed in place (shared memory) are the caller's again only once the hasher has read them.
-      await Promise.all(released);
+        chunkStart = chunkEnd;
+      }
+      this.#writtenAhead.add(offset, offset + done);
+      const contiguous = this.#writtenAhead.extendFrom(this.#contiguous);
+      if (contiguous > this.#contiguous) {
+        this.#contiguous = contiguous;
+        this.emit('progress', contiguous);
+      }
+    })();
+    this.#fileWrites.add(written);
+    const settled = (): void => void this.#fileWrites.delete(written);
+    written.then(settled, (error: unknown) => {
+      settled();
+      this.#failure ??= error;
+    });
+    return written;
+  }
+
+  /**
+   * Queues the part of the chunks that extends the hashed prefix for hashing straight from memory; a write beyond
+   * the prefix is remembered, to be hashed from the file later. Resolves once the hash no longer reads the bytes.
+   */
+  #hashFromMemory(offset: number, chunks: readonly Uint8Array[]): Promise<void> {
+    const end = offset + totalLength(chunks);
+    if (offset > this.#hashedTo) {
+      this.#hashAhead.add(offset, end);
+      return Promise.resolve();
+    }
+    if (end <= this.#hashedTo) return Promise.resolve();
+    const parts: Uint8Array[] = [];
+    let at = offset;
+    for (const chunk of chunks) {
+      const from = Math.max(0, this.#hashedTo - at);
+      if (from < chunk.byteLength) parts.push(from === 0 ? chunk : chunk.subarray(from));
+      at += chunk.byteLength;
+    }
+    this.#hashedTo = end;
+    const released: Promise<void>[] = [];
+    const fed = this.#enqueueHashing(async () => {
+      for (const part of parts) {
+        const update = this.#hasher.update(part);
+        if (update.released) released.push(update.released);
+        await update.next;
+      }
+    });
+    // Bytes hashed in place (shared memory) are the caller's again only once the hasher has read them.
+    return fed.then(() => Promise.all(released)).then(() => undefined);
+  }
+
+  /** The hashed prefix now reaches ranges handed over beyond a gap: hash them from the file once they are there. */
+  #hashReachedAhead(): void {
+    const end = this.#hashAhead.extendFrom(this.#hashedTo);
+    if (end <= this.#hashedTo) return;
+    const start = this.#hashedTo;
+    this.#hashedTo = end;
+    const fileWrites = [...this.#fileWrites];
+    // A failure is recorded by the hashing chain (and fails verify); nobody else waits on this step.
+    this.#enqueueHashing(async () => {
+      await Promise.allSettled(fileWrites);
+      if (this.#failure !== undefined) throw this.#failure;
+      await this.#hashFromFile(start, end);
+    }).catch(() => undefined);
+  }
+
+  async #hashFromFile(start: number, end: number): Promise<void> {
+    for (let at = start; at < end; ) {
+      const buffer = (this.#readBackBuffer ??= Buffer.allocUnsafe(READ_BACK_CHUNK));
+      const { bytesRead } = await this.#fh.read(buffer, 0, Math.min(buffer.byteLength, end - at), at);
+      if (bytesRead === 0) throw new Error(`temp file ${this.tempPath} ended at ${at} while reading back`);
+      const update = this.#hasher.update(buffer.subarray(0, bytesRead));
+      // The read-back buffer is reused by the next read.
+      await update.next;
+      await update.released;
+      at += bytesRead;
     }
   }
 
@@ -220,44 +303,6 @@ export class FileBlobWriter extends EventEmitter implements BlobWriter {
       this.#failure ??= error;
     });
     return run;
-  }
-
-  /** Feeds newly written bytes to the hash when they extend the prefix, otherwise remembers their range. */
-  async #absorb(offset: number, bytes: Uint8Array, released: Promise<void>[]): Promise<void> {
-    const end = offset + bytes.byteLength;
-    if (offset > this.#contiguous) {
-      this.#ahead.add(offset, end);
-      return;
-    }
-    if (end > this.#contiguous) {
-      const update = this.#hasher.update(bytes.subarray(this.#contiguous - offset));
-      if (update.released) released.push(update.released);
-      await update.next;
-      this.#advanceTo(end);
-    }
-    await this.#readBackAhead();
-  }
-
-  /** The prefix now reaches ranges written earlier beyond a gap: hash them from the file. */
-  async #readBackAhead(): Promise<void> {
-    // Ranges are only added by #absorb, which runs serialized with this loop: `end` cannot move while reading.
-    const end = this.#ahead.extendFrom(this.#contiguous);
-    while (this.#contiguous < end) {
-      const buffer = (this.#readBackBuffer ??= Buffer.allocUnsafe(READ_BACK_CHUNK));
-      const length = Math.min(buffer.byteLength, end - this.#contiguous);
-      const { bytesRead } = await this.#fh.read(buffer, 0, length, this.#contiguous);
-      if (bytesRead === 0) throw new Error(`temp file ${this.tempPath} ended at ${this.#contiguous} while reading back`);
-      const update = this.#hasher.update(buffer.subarray(0, bytesRead));
-      // The read-back buffer is reused by the next read.
-      await update.next;
-      await update.released;
-      this.#advanceTo(this.#contiguous + bytesRead);
-    }
-  }
-
-  #advanceTo(contiguous: number): void {
-    this.#contiguous = contiguous;
-    this.emit('progress', contiguous);
   }
 
   async #discard(): Promise<void> {

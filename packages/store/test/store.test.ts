@@ -194,13 +194,13 @@ describe('ContentStore writes', () => {
     expect(await tmpEntries()).toEqual([]);
   });
 
-  it('writes a list of chunks with one vectored append and reports each chunk as written', async () => {
+  it('writes a list of chunks with one vectored append and reports each chunk as it takes it', async () => {
     const store = await openStore();
     const chunks = [randomBytes(70_000), randomBytes(1), randomBytes(300_000), randomBytes(65_536)];
     const whole = Buffer.concat(chunks);
     const writer = await store.createWriter(parseDigest(digestOf(whole)), whole.byteLength);
     const seen: Array<[number, number]> = [];
-    writer.on('written', (offset, chunk) => seen.push([offset, chunk.byteLength]));
+    writer.on('accepted', (offset, chunk) => seen.push([offset, chunk.byteLength]));
     await Promise.all([writer.append(chunks.slice(0, 2)), writer.append(chunks.slice(2))]);
     expect(seen.sort((a, b) => a[0] - b[0])).toEqual([[0, 70_000], [70_000, 1], [70_001, 300_000], [370_001, 65_536]]);
     await writer.commit({ source: 'origin' });
