@@ -1,7 +1,7 @@
 import { hasherFor, parseDigest } from '@flotilla/oci';
 import type { P2PNode } from '@flotilla/p2p';
 import type { TokenBucket } from '@flotilla/ratelimit';
-import { pieceGet } from '@flotilla/wire';
+import { pieceSessions } from '@flotilla/wire';
 import type { PeerId } from '@libp2p/interface';
 
 /** How one piece request to a parent ended. */
@@ -42,7 +42,7 @@ export async function fetchPiece(o: FetchPieceOptions): Promise<PieceOutcome> {
   };
   arm();
   try {
-    const reply = await pieceGet(o.node, o.parent, { digest: o.blobDigest, index: o.index }, {
+    const reply = await pieceSessions(o.node).get(o.parent, { digest: o.blobDigest, index: o.index }, {
       expectedLength: o.length,
       signal,
       onChunk: async (chunk) => {

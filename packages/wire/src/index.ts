@@ -6,3 +6,6 @@ export * from './meta-signature.ts';
 export { type CallOptions, type Dialer, isProtocolViolation, type Registrar, type RequestContext, type ServeOptions } from './rpc.ts';
 export * from './sched-rpc.ts';
 export * from './piece-rpc.ts';
+export * from './piece-reply.ts';
+export * from './piece-session-client.ts';
+export { PIECE_SESSION_MAX_STREAMS, SESSION_IDLE_MS } from './piece-session-server.ts';

@@ -9,6 +9,12 @@ import { arrayValue, decodeJson, digestValue, Fields, messageType, pieceIndexesV
  * frame, then `length` raw bytes; `watch` is one long-lived stream per (child, parent, blob) of `have` frames.
  */
 export const PIECE_PROTOCOL = '/flotilla/piece/1.0.0';
+/**
+ * `get` requests one after another on one long-lived stream (added after 1.0.0): each is a request frame, a
+ * response frame and, for `piece`, the raw bytes, with no stream set-up per piece. Either side ends the session by
+ * closing its write side. Peers without it refuse the protocol; askers then fall back to PIECE_PROTOCOL.
+ */
+export const PIECE_SESSION_PROTOCOL = '/flotilla/piece-session/1.0.0';
 /** Control frames only; piece bytes travel raw after the `piece` frame. */
 export const MAX_PIECE_CONTROL_FRAME = 64 * 1024;
 /** A `blob-meta` reply carries every piece digest, as a task assignment does. */

@@ -1,4 +1,3 @@
-import { writeAll } from '@flotilla/p2p';
 import type { DialTarget } from '@libp2p/interface';
 import { WireError } from './errors.ts';
 import {
@@ -6,7 +5,6 @@ import {
   type HaveMessage,
   MAX_META_FRAME,
   MAX_PIECE_CONTROL_FRAME,
-  MAX_RETRY_AFTER_MS,
   PIECE_PROTOCOL,
   parseBlobMetaResponse,
   parseHave,
@@ -24,6 +22,8 @@ import {
   type ServeOptions,
   serveProtocol,
 } from './rpc.ts';
+import { type PieceGetReply, sendGetReply } from './piece-reply.ts';
+import { servePieceSessions } from './piece-session-server.ts';
 import { encodeJson } from './validate.ts';
 
 /** Concurrent piece gets plus one watch per blob per child, all on one connection. */
@@ -108,18 +108,6 @@ export async function* pieceWatch(
   }
 }
 
-export type PieceGetReply =
-  | { type: 'busy'; retryAfterMs?: number }
-  | { type: 'missing' }
-  | {
-      type: 'piece';
-      length: number;
-      /** Exactly `length` bytes; more or fewer resets the stream. */
-      body: Uint8Array | AsyncIterable<Uint8Array>;
-      /** Called once when the body was sent (err undefined) or failed: release the upload slot here. */
-      done?: (err?: unknown) => void;
-    };
-
 /** One `have` frame as a watch handler yields it (digests: the seed's, at most MAX_HAVE_DIGESTS). */
 export type HaveUpdate = Omit<HaveMessage, 'type'>;
 
@@ -144,7 +132,7 @@ export async function handlePiece(node: Registrar, handlers: PieceHandlers, opti
       const request = parsePieceRequest(bytes);
       if (request.type === 'get') {
         await rpc.expectEnd();
-        await serveGet(rpc, request, await handlers.get({ digest: request.digest, index: request.index }, context));
+        await sendGetReply(rpc, request, await handlers.get({ digest: request.digest, index: request.index }, context), true);
       } else if (request.type === 'meta') {
         await rpc.expectEnd();
         const reply = handlers.meta ? await handlers.meta({ digest: request.digest }, context) : { type: 'missing' };
@@ -155,29 +143,7 @@ export async function handlePiece(node: Registrar, handlers: PieceHandlers, opti
     },
     options,
   );
-}
-
-async function serveGet(rpc: RpcStream, request: { index: number }, reply: PieceGetReply): Promise<void> {
-  if (reply.type !== 'piece') {
-    const retryAfterMs = reply.type === 'busy' && reply.retryAfterMs !== undefined ? Math.min(MAX_RETRY_AFTER_MS, Math.ceil(reply.retryAfterMs)) : undefined;
-    await rpc.send(encodeJson(retryAfterMs === undefined ? { type: reply.type } : { type: reply.type, retryAfterMs }, MAX_PIECE_CONTROL_FRAME), true);
-    return;
-  }
-  try {
-    await rpc.send(encodeJson({ type: 'piece', index: request.index, length: reply.length }, MAX_PIECE_CONTROL_FRAME), false);
-    let sent = 0;
-    for await (const chunk of reply.body instanceof Uint8Array ? [reply.body] : reply.body) {
-      sent += chunk.byteLength;
-      if (sent > reply.length) throw new Error(`piece body exceeds its announced ${reply.length} bytes`);
-      await writeAll(rpc.stream, chunk);
-    }
-    if (sent !== reply.length) throw new Error(`piece body ended after ${sent} of ${reply.length} bytes`);
-    await rpc.stream.close();
-    reply.done?.();
-  } catch (err) {
-    reply.done?.(err);
-    throw err;
-  }
+  await servePieceSessions(node, handlers.get, options);
 }
 
 /**

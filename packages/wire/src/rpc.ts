@@ -135,7 +135,8 @@ export async function serveProtocol(
   );
 }
 
-function abortReason(signal: AbortSignal | undefined): Error {
+/** The signal's reason as an Error (what a call aborted by it rejects with). */
+export function abortReason(signal: AbortSignal | undefined): Error {
   const reason: unknown = signal?.reason;
   return reason instanceof Error ? reason : new Error('aborted');
 }
