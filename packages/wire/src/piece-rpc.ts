@@ -143,7 +143,7 @@ export async function handlePiece(node: Registrar, handlers: PieceHandlers, opti
     },
     options,
   );
-  await servePieceSessions(node, handlers.get, options);
+  await servePieceSessions(node, (request, context) => handlers.get(request, context), options);
 }
 
 /**

@@ -21,8 +21,9 @@ describe('piece sessions: gets on reused streams', () => {
   const queued: PieceGetReply[] = [];
   /** Upload outcomes from done(): every admitted body must release its slot. */
   const finished: string[] = [];
-  const handlers: PieceHandlers = {
-    async get({ index }) {
+  // A class instance, as the scheduler's seed passes: handlePiece must call its methods bound.
+  const handlers: PieceHandlers = new (class implements PieceHandlers {
+    async get({ index }: { index: number }): Promise<PieceGetReply> {
       const next = queued.shift();
       if (next) return next;
       if (index >= PIECE_COUNT) return { type: 'missing' };
@@ -36,12 +37,12 @@ describe('piece sessions: gets on reused streams', () => {
         })(),
         done: (err) => finished.push(err === undefined ? 'ok' : 'failed'),
       };
-    },
+    }
     // eslint-disable-next-line require-yield
-    async *watch() {
+    async *watch(): AsyncGenerator<never> {
       return;
-    },
-  };
+    }
+  })();
 
   beforeAll(async () => {
     net = await TestNetwork.create();
