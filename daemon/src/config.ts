@@ -20,6 +20,7 @@ import {
   xdgDataDir,
   type ConfigOf,
 } from '@flotilla/config';
+import { DEFAULT_BLOB_TRANSPORT, type BlobTransportTuning } from '@flotilla/origin';
 import { multiaddrParser, peerIdParser } from '@flotilla/p2p/multiaddr-option';
 import { isValidNameComponent } from '@flotilla/oci';
 
@@ -86,6 +87,30 @@ export const daemonOptions = defineOptions({
     doc: 'docker config.json to read registry credentials from',
   }),
   ...originTimeoutOptions,
+  originKeepAliveMs: option({
+    flag: 'origin-keep-alive',
+    parser: duration({ min: 1 }),
+    default: DEFAULT_BLOB_TRANSPORT.keepAliveMs,
+    doc: 'keep an unused connection to an origin this long for the next blob download',
+  }),
+  originIdleConnections: option({
+    flag: 'origin-idle-connections',
+    parser: int({ min: 0 }),
+    default: DEFAULT_BLOB_TRANSPORT.idleConnectionsPerOrigin,
+    doc: 'unused connections kept per origin for blob downloads (0 = a new connection per blob)',
+  }),
+  originReadAheadBytes: option({
+    flag: 'origin-read-ahead',
+    parser: byteSize({ min: 64 * 2 ** 10 }),
+    default: DEFAULT_BLOB_TRANSPORT.readAheadBytes,
+    doc: 'blob bytes read from an origin ahead of the store before its connection waits',
+  }),
+  originPooledBuffers: option({
+    flag: 'origin-pooled-buffers',
+    parser: int({ min: 0 }),
+    default: DEFAULT_BLOB_TRANSPORT.pooledSlabs,
+    doc: '1 MiB receive buffers of blob downloads kept for reuse (idle memory, fewer page faults)',
+  }),
   staleManifestWindowMs: option({
     flag: 'stale-manifest-window',
     parser: duration(),
@@ -188,6 +213,16 @@ export const daemonOptions = defineOptions({
 });
 
 export type DaemonConfig = ConfigOf<typeof daemonOptions>;
+
+/** How the origin client keeps connections and memory for blob downloads, from the --origin-* knobs. */
+export function blobTransportTuning(config: DaemonConfig): BlobTransportTuning {
+  return {
+    keepAliveMs: config.originKeepAliveMs,
+    idleConnectionsPerOrigin: config.originIdleConnections,
+    readAheadBytes: config.originReadAheadBytes,
+    pooledSlabs: config.originPooledBuffers,
+  };
+}
 
 /** Is the swarm (scheduler, DHT, piece exchange) in use, or only the origin? */
 export function p2pEnabled(config: DaemonConfig): boolean {

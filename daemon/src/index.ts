@@ -8,7 +8,7 @@ import { TokenBucket } from '@flotilla/ratelimit';
 import { ContentStore } from '@flotilla/store';
 import { BlobDownloads } from './blob/download.ts';
 import { OriginBlobSource } from './blob/origin-source.ts';
-import { p2pEnabled, type DaemonConfig } from './config.ts';
+import { blobTransportTuning, p2pEnabled, type DaemonConfig } from './config.ts';
 import { BlobHandler } from './mirror/blobs.ts';
 import { ManifestHandler } from './mirror/manifests.ts';
 import { createMirrorServer } from './mirror/server.ts';
@@ -38,6 +38,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
       connectTimeoutMs: config.originConnectTimeoutMs,
       firstByteTimeoutMs: config.originFirstByteTimeoutMs,
       idleTimeoutMs: config.originIdleTimeoutMs,
+      blobTransport: blobTransportTuning(config),
       logger: logger.child({ component: 'origin' }),
     },
     downloadBucket,

@@ -6,7 +6,7 @@ import { Dispatchers } from './dispatchers.ts';
 import { registryEndpoint } from './endpoint.ts';
 import { OriginError } from './errors.ts';
 import { basicAuthorization } from './http.ts';
-import { Http1Transport } from './http1-transport.ts';
+import { DEFAULT_BLOB_TRANSPORT, Http1Transport, type BlobTransportTuning } from './http1-transport.ts';
 import type { BlobBody } from './pooled-body.ts';
 import { TokenCache } from './tokens.ts';
 import type { HopResponse, Transport } from './transport.ts';
@@ -31,6 +31,8 @@ export interface OriginClientOptions {
   firstByteTimeoutMs: number;
   /** Max gap between body chunks. */
   idleTimeoutMs: number;
+  /** Connections and memory of blob GETs (DEFAULT_BLOB_TRANSPORT when not given). */
+  blobTransport?: BlobTransportTuning;
   logger: Logger;
 }
 
@@ -93,7 +95,11 @@ export class OriginClient {
     this.#dispatchers = new Dispatchers(options.connectTimeoutMs);
     const deadlines = { firstByteTimeoutMs: options.firstByteTimeoutMs, idleTimeoutMs: options.idleTimeoutMs };
     this.#undici = new UndiciTransport({ dispatchers: this.#dispatchers, ...deadlines });
-    this.#http1 = new Http1Transport({ connectTimeoutMs: options.connectTimeoutMs, ...deadlines });
+    this.#http1 = new Http1Transport({
+      connectTimeoutMs: options.connectTimeoutMs,
+      ...deadlines,
+      tuning: options.blobTransport ?? DEFAULT_BLOB_TRANSPORT,
+    });
     this.#tokens = new TokenCache({ dispatchers: this.#dispatchers, ...deadlines, logger: options.logger });
   }
 

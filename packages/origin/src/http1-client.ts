@@ -3,6 +3,7 @@ import { BodyDecoder, framingOf } from './http1-body.ts';
 import { Http1Connection, type ConnectionUser, type Http1ConnectionPool } from './http1-connection.ts';
 import { HeadReader, type ResponseHead } from './http1-head.ts';
 import { QueuedBody, type BlobBody } from './pooled-body.ts';
+import type { SlabPool } from './receive-buffers.ts';
 
 /** One request of the blob-body transport. */
 export interface Http1Request {
@@ -17,6 +18,10 @@ export interface Http1Request {
   firstByteTimeoutMs: number;
   /** Longest silence while the body is being read (not counted while the reader holds the connection back). */
   idleTimeoutMs: number;
+  /** Unread body bytes past which the connection stops reading until the reader catches up. */
+  readAheadBytes: number;
+  /** Where a new connection takes the memory it reads into. */
+  slabs: SlabPool;
   signal?: AbortSignal;
 }
 
@@ -42,7 +47,7 @@ export async function sendHttp1(request: Http1Request, pool: Http1ConnectionPool
       if (!(err instanceof StaleConnectionError)) throw err;
     }
   }
-  return exchange(new Http1Connection(request.url, request.caPem, request.connectTimeoutMs), request, head, pool);
+  return exchange(new Http1Connection(request.url, request.caPem, request.connectTimeoutMs, request.slabs), request, head, pool);
 }
 
 function exchange(connection: Http1Connection, request: Http1Request, head: string, pool: Http1ConnectionPool): Promise<Http1Response> {
@@ -61,7 +66,7 @@ class Http1Exchange implements ConnectionUser {
   readonly #pool: Http1ConnectionPool;
   readonly #resolve: (response: Http1Response) => void;
   readonly #reject: (reason: unknown) => void;
-  readonly #body = new QueuedBody();
+  readonly #body: QueuedBody;
   #head = new HeadReader();
   #decoder: BodyDecoder | undefined;
   /** The response allows another request on this connection. */
@@ -84,6 +89,7 @@ class Http1Exchange implements ConnectionUser {
     this.#pool = pool;
     this.#resolve = resolve;
     this.#reject = reject;
+    this.#body = new QueuedBody(request.readAheadBytes);
     this.#stage = 'connect';
     connection.use(this);
     if (connection.reused) this.connected();

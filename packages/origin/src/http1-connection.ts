@@ -1,6 +1,6 @@
 import { isIP, connect as connectTcp, type OnReadOpts, type Socket } from 'node:net';
 import { connect as connectTls, rootCertificates, type ConnectionOptions } from 'node:tls';
-import { ReceiveBuffer } from './receive-buffers.ts';
+import { ReceiveBuffer, type SlabPool } from './receive-buffers.ts';
 
 /** Whoever is using a connection: one request/response exchange at a time. */
 export interface ConnectionUser {
@@ -15,10 +15,13 @@ export interface ConnectionUser {
   timedOut(): void;
 }
 
-/** How long an unused connection is kept for the next blob GET to the same origin. */
-const KEEP_ALIVE_MS = 30_000;
-/** Unused connections kept per origin; more are closed. */
-const MAX_IDLE_PER_ORIGIN = 8;
+/** How unused connections are kept for the next blob GET to the same origin. */
+export interface KeepAlive {
+  /** How long an unused connection is kept. */
+  keepAliveMs: number;
+  /** Unused connections kept per origin; more are closed. */
+  idleConnectionsPerOrigin: number;
+}
 
 /**
  * A TCP or TLS connection that reads into pooled slabs (see receive-buffers.ts) and serves one exchange at a time;
@@ -28,14 +31,15 @@ const MAX_IDLE_PER_ORIGIN = 8;
 export class Http1Connection {
   readonly key: string;
   readonly #socket: Socket;
-  readonly #receive = new ReceiveBuffer();
+  readonly #receive: ReceiveBuffer;
   #user: ConnectionUser | undefined;
   #closed = false;
   /** Whether it has served a response before: such a connection may have been closed by the server meanwhile. */
   reused = false;
 
-  constructor(url: URL, caPem: string | undefined, connectTimeoutMs: number) {
+  constructor(url: URL, caPem: string | undefined, connectTimeoutMs: number, slabs: SlabPool) {
     this.key = connectionKey(url, caPem);
+    this.#receive = new ReceiveBuffer(slabs);
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const https = url.protocol === 'https:';
     const port = Number(url.port) || (https ? 443 : 80);
@@ -112,6 +116,11 @@ export class Http1Connection {
 /** Unused connections by origin (and extra CA), most recently used first. */
 export class Http1ConnectionPool {
   readonly #idle = new Map<string, Http1Connection[]>();
+  readonly #keepAlive: KeepAlive;
+
+  constructor(keepAlive: KeepAlive) {
+    this.#keepAlive = keepAlive;
+  }
 
   /** An unused connection to `url`'s origin, or undefined. */
   take(url: URL, caPem: string | undefined): Http1Connection | undefined {
@@ -129,12 +138,12 @@ export class Http1ConnectionPool {
     let idle = this.#idle.get(connection.key);
     if (!idle) this.#idle.set(connection.key, (idle = []));
     for (let i = idle.length - 1; i >= 0; i--) if (idle[i]!.closed) idle.splice(i, 1);
-    if (idle.length >= MAX_IDLE_PER_ORIGIN) {
+    if (idle.length >= this.#keepAlive.idleConnectionsPerOrigin) {
       connection.destroy();
       return;
     }
     idle.push(connection);
-    connection.setTimeout(KEEP_ALIVE_MS);
+    connection.setTimeout(this.#keepAlive.keepAliveMs);
   }
 
   /** Closes every unused connection. */

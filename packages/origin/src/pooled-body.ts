@@ -11,8 +11,8 @@ export interface BlobBody {
   destroy(reason?: unknown): void;
 }
 
-/** Past this many unread bytes the connection stops reading; it reads again below half of it. */
-const MAX_UNREAD_BYTES = 4 << 20;
+/** Read-ahead unless told otherwise: past this many unread bytes the connection stops reading. */
+export const DEFAULT_READ_AHEAD_BYTES = 4 << 20;
 
 /** What the connection does when the reader catches up (after push() said stop) or gives up. */
 export interface BodyFlow {
@@ -22,6 +22,8 @@ export interface BodyFlow {
 
 /** The connection's side of a BlobBody: received payload goes in, the reader takes it out. */
 export class QueuedBody implements BlobBody {
+  /** Past this many unread bytes the connection stops reading; it reads again below half of it. */
+  readonly #readAheadBytes: number;
   readonly #queue: HeldBytes[] = [];
   #unread = 0;
   #paused = false;
@@ -29,6 +31,10 @@ export class QueuedBody implements BlobBody {
   #failure: { reason: unknown } | undefined;
   #waiter: { resolve: (bytes: HeldBytes | undefined) => void; reject: (reason: unknown) => void } | undefined;
   #flow: BodyFlow | undefined;
+
+  constructor(readAheadBytes = DEFAULT_READ_AHEAD_BYTES) {
+    this.#readAheadBytes = readAheadBytes;
+  }
 
   /** Connects the body to its connection (once the head has been read). */
   attach(flow: BodyFlow): void {
@@ -50,7 +56,7 @@ export class QueuedBody implements BlobBody {
     }
     this.#unread += payload.byteLength;
     this.#deliver();
-    if (this.#unread >= MAX_UNREAD_BYTES) this.#paused = true;
+    if (this.#unread >= this.#readAheadBytes) this.#paused = true;
     return !this.#paused;
   }
 
@@ -90,7 +96,7 @@ export class QueuedBody implements BlobBody {
     const held = this.#queue.shift();
     if (!held) return this.#ended ? undefined : null;
     this.#unread -= held.bytes.byteLength;
-    if (this.#paused && this.#unread <= MAX_UNREAD_BYTES / 2) {
+    if (this.#paused && this.#unread <= this.#readAheadBytes / 2) {
       this.#paused = false;
       this.#flow?.resume();
     }

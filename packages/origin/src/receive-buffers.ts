@@ -1,5 +1,5 @@
 /**
- * Reused memory for blob bodies. Sockets read straight into slabs taken from a process-wide pool, and the bytes
+ * Reused memory for blob bodies. Sockets read straight into slabs taken from a pool (one per client), and the bytes
  * travel as views of those slabs to the file, the hash and the clients' sockets. A fresh buffer per read costs a page
  * fault per 4 KiB and garbage-collector work (on a cold 512 MiB pull that was most of the daemon's CPU time); a slab
  * goes back to the pool once nobody holds any part of it.
@@ -9,27 +9,46 @@
  */
 
 /** Slab size: also the largest single read, and the largest view a consumer gets. */
-const SLAB_BYTES = 1 << 20;
+export const SLAB_BYTES = 1 << 20;
 /** A slab with less room left than this is not offered for another read. */
 const MIN_READ_BYTES = 64 << 10;
-/** Free slabs kept for reuse; beyond this they are left to the garbage collector. */
-const MAX_FREE_SLABS = 32;
+/** Free slabs a pool keeps for reuse unless told otherwise; beyond this they are left to the garbage collector. */
+export const DEFAULT_POOLED_SLABS = 32;
 
 /** Shared memory, so the hash worker reads the bytes where they are instead of a copy. */
 class Slab {
   readonly bytes = Buffer.from(new SharedArrayBuffer(SLAB_BYTES));
   holds = 0;
+  readonly pool: SlabPool;
+
+  constructor(pool: SlabPool) {
+    this.pool = pool;
+  }
 }
 
 const slabOf = new WeakMap<ArrayBufferLike, Slab>();
-const freeSlabs: Slab[] = [];
 
-function takeSlab(): Slab {
-  const reused = freeSlabs.pop();
-  if (reused) return reused;
-  const slab = new Slab();
-  slabOf.set(slab.bytes.buffer, slab);
-  return slab;
+/** Slabs that nobody holds any more, kept for the next reads (up to `maxFree`: idle memory is maxFree MiB). */
+export class SlabPool {
+  readonly #free: Slab[] = [];
+  readonly #maxFree: number;
+
+  constructor(maxFree = DEFAULT_POOLED_SLABS) {
+    this.#maxFree = maxFree;
+  }
+
+  take(): Slab {
+    const reused = this.#free.pop();
+    if (reused) return reused;
+    const slab = new Slab(this);
+    slabOf.set(slab.bytes.buffer, slab);
+    return slab;
+  }
+
+  /** A slab nobody holds any more. */
+  give(slab: Slab): void {
+    if (this.#free.length < this.#maxFree) this.#free.push(slab);
+  }
 }
 
 function hold(slab: Slab): () => void {
@@ -38,7 +57,7 @@ function hold(slab: Slab): () => void {
   return () => {
     if (released) return;
     released = true;
-    if (--slab.holds === 0 && freeSlabs.length < MAX_FREE_SLABS) freeSlabs.push(slab);
+    if (--slab.holds === 0) slab.pool.give(slab);
   };
 }
 
@@ -64,15 +83,20 @@ export interface HeldBytes {
  * land back to back, so a consumer can join them into one view.
  */
 export class ReceiveBuffer {
+  readonly #pool: SlabPool;
   #slab: Slab | undefined;
   #releaseSlab: (() => void) | undefined;
   #filled = 0;
+
+  constructor(pool: SlabPool) {
+    this.#pool = pool;
+  }
 
   /** Where the next read goes. */
   target(): Buffer {
     if (!this.#slab || SLAB_BYTES - this.#filled < MIN_READ_BYTES) {
       this.#releaseSlab?.();
-      this.#slab = takeSlab();
+      this.#slab = this.#pool.take();
       this.#releaseSlab = hold(this.#slab);
       this.#filled = 0;
     }

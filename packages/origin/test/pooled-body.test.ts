@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { QueuedBody } from '../src/pooled-body.ts';
-import { holdBytes, ReceiveBuffer } from '../src/receive-buffers.ts';
+import { holdBytes, ReceiveBuffer, SlabPool } from '../src/receive-buffers.ts';
+
+const slabs = new SlabPool();
 
 /** Fills `length` bytes of a receive buffer's target as a socket read would, returning the held view. */
 function read(receive: ReceiveBuffer, length: number, fill: number) {
@@ -10,7 +12,7 @@ function read(receive: ReceiveBuffer, length: number, fill: number) {
 
 describe('receive buffers', () => {
   it('reads land back to back in one slab, which is reused only once every hold on it is released', () => {
-    const receive = new ReceiveBuffer();
+    const receive = new ReceiveBuffer(slabs);
     const a = read(receive, 1000, 1);
     const b = read(receive, 2000, 2);
     expect(b.bytes.buffer).toBe(a.bytes.buffer);
@@ -22,16 +24,30 @@ describe('receive buffers', () => {
     // A double release must not give the slab back early.
     b.release();
     receive.close();
-    const other = new ReceiveBuffer();
+    const other = new ReceiveBuffer(slabs);
     const c = read(other, 10, 3);
     expect(c.bytes.buffer).not.toBe(slab);
     expect(b.bytes[0]).toBe(2);
     c.release();
     other.close();
     extra();
-    const again = new ReceiveBuffer();
+    const again = new ReceiveBuffer(slabs);
     expect(again.target().buffer).toBe(slab);
     again.close();
+  });
+
+  it('a pool keeps at most its configured number of free slabs', () => {
+    const pool = new SlabPool(1);
+    const [first, second] = [new ReceiveBuffer(pool), new ReceiveBuffer(pool)];
+    const slabsInUse = [first.target().buffer, second.target().buffer];
+    first.close();
+    second.close();
+    // Only the first slab given back is kept; the next two reads need one reused slab and one new one.
+    const [third, fourth] = [new ReceiveBuffer(pool), new ReceiveBuffer(pool)];
+    expect(third.target().buffer).toBe(slabsInUse[0]);
+    expect(slabsInUse).not.toContain(fourth.target().buffer);
+    third.close();
+    fourth.close();
   });
 
   it('holding memory that is not pooled is free and harmless', () => {
@@ -43,7 +59,7 @@ describe('receive buffers', () => {
 
 describe('queued body', () => {
   it('joins adjacent runs, keeps order, ends after the last byte', async () => {
-    const receive = new ReceiveBuffer();
+    const receive = new ReceiveBuffer(slabs);
     const body = new QueuedBody();
     const parts = [read(receive, 100, 1), read(receive, 100, 2)];
     for (const part of parts) {
@@ -64,8 +80,8 @@ describe('queued body', () => {
     receive.close();
   });
 
-  it('asks the connection to stop past 4 MiB unread and to resume once half of it has been read', async () => {
-    const body = new QueuedBody();
+  it('asks the connection to stop past its read-ahead and to resume once half of it has been read', async () => {
+    const body = new QueuedBody(4 << 20);
     let resumed = 0;
     body.attach({ resume: () => resumed++, destroy: () => {} });
     const MiB = Buffer.alloc(1 << 20);
@@ -84,7 +100,7 @@ describe('queued body', () => {
     body.fail(failure);
     await expect(waiting).rejects.toBe(failure);
 
-    const receive = new ReceiveBuffer();
+    const receive = new ReceiveBuffer(slabs);
     const unread = new QueuedBody();
     const part = read(receive, 10, 1);
     unread.push(part.bytes);
@@ -92,7 +108,7 @@ describe('queued body', () => {
     receive.close();
     unread.fail(failure);
     await expect(unread.read()).rejects.toBe(failure);
-    const next = new ReceiveBuffer();
+    const next = new ReceiveBuffer(slabs);
     expect(next.target().buffer).toBe(part.bytes.buffer);
     next.close();
 
