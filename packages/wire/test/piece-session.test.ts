@@ -23,8 +23,9 @@ describe('piece sessions: gets on reused streams', () => {
   const finished: string[] = [];
   // A class instance, as the scheduler's seed passes: handlePiece must call its methods bound.
   const handlers: PieceHandlers = new (class implements PieceHandlers {
+    readonly #queued = queued;
     async get({ index }: { index: number }): Promise<PieceGetReply> {
-      const next = queued.shift();
+      const next = this.#queued.shift();
       if (next) return next;
       if (index >= PIECE_COUNT) return { type: 'missing' };
       const { start, end } = pieceRange(index, BLOB.byteLength, PIECE_LENGTH);
