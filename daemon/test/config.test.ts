@@ -52,7 +52,7 @@ describe('daemon config', () => {
       reprovideIntervalMs: 600_000,
       zone: undefined,
       uploadSlots: 200,
-      uploadQueueMs: 1_000,
+      uploadQueueMs: 100,
       uploadRate: 0,
       downloadRate: 0,
       piecesInFlight: 8,
