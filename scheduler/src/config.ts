@@ -2,6 +2,7 @@ import {
   byteSize,
   defineOptions,
   duration,
+  enumOf,
   hostPort,
   hostWithOptionalPort,
   int,
@@ -16,6 +17,10 @@ import {
   type ConfigOf,
 } from '@flotilla/config';
 import { multiaddrParser, peerIdParser } from '@flotilla/p2p/multiaddr-option';
+import { DEFAULT_SEED_GROUP_SIZE } from './parents/seed-group.ts';
+
+/** The seed's --upload-queue-time: its pieces are the swarm's first copies, worth a longer wait than a daemon's. */
+export const DEFAULT_SEED_UPLOAD_QUEUE_MS = 1_000;
 
 /** Every knob of the scheduler. Flag names are the public interface (README table, YAML keys, env vars). */
 export const schedulerOptions = defineOptions({
@@ -59,6 +64,18 @@ export const schedulerOptions = defineOptions({
     default: 4,
     doc: 'parents handed to a daemon per blob',
   }),
+  parentPolicy: option({
+    flag: 'parent-policy',
+    parser: enumOf(['seed-group', 'load-aware']),
+    default: 'seed-group',
+    doc: 'how parents are chosen: seed-group = the seed feeds the first --seed-group-size children of a blob and the rest are spread evenly over the others (see scheduler/src/parents/seed-group.ts); load-aware = the seed is handed to every child while few others hold pieces (the policy before; slower in large bursts)',
+  }),
+  seedGroupSize: option({
+    flag: 'seed-group-size',
+    parser: int({ min: 1, max: 256 }),
+    default: DEFAULT_SEED_GROUP_SIZE,
+    doc: 'seed-group policy: children of a blob that get the seed as a parent (they pass its pieces on to everyone else)',
+  }),
   uploadSlots: option({
     flag: 'upload-slots',
     parser: int({ min: 1 }),
@@ -68,7 +85,7 @@ export const schedulerOptions = defineOptions({
   uploadQueueMs: option({
     flag: 'upload-queue-time',
     parser: duration({ min: 1 }),
-    default: 1_000,
+    default: DEFAULT_SEED_UPLOAD_QUEUE_MS,
     doc: 'a piece request that would wait longer than this for the seed\'s upload link is answered busy (keep it below the daemons\' --piece-timeout)',
   }),
   uploadRate: option({

@@ -14,6 +14,7 @@ import { HostRegistry } from './hosts.ts';
 import { startStatusServer } from './http.ts';
 import { LoadAwarePolicy } from './parents/load-aware.ts';
 import { PenaltyBox } from './parents/penalties.ts';
+import { SeedGroupPolicy } from './parents/seed-group.ts';
 import { SeedPieceServer } from './seed-pieces.ts';
 import { Seeds } from './seed.ts';
 import { SchedService } from './service.ts';
@@ -24,6 +25,7 @@ export type { SchedulerConfig } from './config.ts';
 export { loadSchedulerConfig, schedulerOptions } from './config.ts';
 export type { ParentCandidate, ParentPolicy, ParentRequest } from './parents/policy.ts';
 export { LoadAwarePolicy } from './parents/load-aware.ts';
+export { SeedGroupPolicy } from './parents/seed-group.ts';
 
 export interface RunningScheduler {
   peerId: string;
@@ -100,7 +102,7 @@ export async function startScheduler(config: SchedulerConfig, logger: Logger): P
       tasks,
       seeds,
       holdings,
-      policy: new LoadAwarePolicy(),
+      policy: config.parentPolicy === 'load-aware' ? new LoadAwarePolicy() : new SeedGroupPolicy({ groupSize: config.seedGroupSize }),
       penalties: new PenaltyBox(),
       k: config.parents,
       self: { peerId, addresses, uploadSlots: config.uploadSlots },

@@ -11,7 +11,7 @@ import type {
 } from '@flotilla/wire';
 import type { Holdings } from './holdings.ts';
 import type { HostRegistration, HostRegistry } from './hosts.ts';
-import { excludedParents, parentCandidates, parentsWentBad } from './parents/candidates.ts';
+import { parentRequest, parentsWentBad } from './parents/candidates.ts';
 import type { ParentPolicy } from './parents/policy.ts';
 import { PENALTY, type PenaltyBox } from './parents/penalties.ts';
 import type { Seed, Seeds } from './seed.ts';
@@ -160,11 +160,12 @@ export class SchedService {
 
   /**
    * New parents for a report-ack when the current ones went bad (blocklisted, excluded, host gone) or when the
-   * child has fewer than K and better-stocked peers have appeared since; undefined when nothing changes.
+   * child has fewer than the policy wants for it (K; more for some) and more can be had now; undefined when nothing
+   * changes.
    */
   #refreshedParents(task: Task, seed: Seed, peer: TaskPeer, now: number): Parent[] | undefined {
     const wentBad = parentsWentBad(task, peer, this.#o.hosts, this.#o.self.peerId, now);
-    if (!wentBad && peer.parents.length >= this.#o.k) return undefined;
+    if (!wentBad && peer.parents.length >= this.#o.policy.parentsWanted(peer.peerId, task.meta.digest, this.#o.k)) return undefined;
     const chosen = this.#choose(task, seed, peer, now);
     // Without a bad parent, only more parents are worth the child's reconnecting.
     if (chosen.length === 0 || (!wentBad && chosen.length <= peer.parents.length)) return undefined;
@@ -176,9 +177,8 @@ export class SchedService {
   #choose(task: Task, seed: Seed, child: TaskPeer, now: number): Parent[] {
     const { hosts, tasks, penalties, self } = this.#o;
     const seedParent = { peerId: self.peerId, piecesReady: seed.piecesReady, uploadSlots: self.uploadSlots, hasBytes: seed.hasBytes };
-    const candidates = parentCandidates({ hosts, tasks, penalties }, task, seedParent, child, now);
-    const exclude = excludedParents(task, child);
-    const chosen = this.#o.policy.choose({ requester: child.peerId, pieceCount: task.meta.pieceCount, k: this.#o.k, candidates, exclude });
+    const request = parentRequest({ hosts, tasks, penalties, random: Math.random }, task, seedParent, child, this.#o.k, now);
+    const chosen = this.#o.policy.choose(request);
     return chosen.map((c) => ({ peerId: c.peerId, addresses: c.isSeed ? self.addresses() : (hosts.get(c.peerId)?.addresses ?? []) }));
   }
 

@@ -33,6 +33,8 @@ export interface Task {
   repository: string;
   createdAt: number;
   peers: Map<string, TaskPeer>;
+  /** The same peers in an array, in no particular order: a random sample of them costs O(sample), not O(peers). */
+  peerList: TaskPeer[];
   /** Peers that served a corrupt piece of this blob: never a parent for it again. */
   blocklist: Set<string>;
   finishedPieces: number;
@@ -56,6 +58,7 @@ export class TaskTable {
       repository: origin.repository,
       createdAt: now,
       peers: new Map(),
+      peerList: [],
       blocklist: new Set(),
       finishedPieces: 0,
       failedPieces: 0,
@@ -95,6 +98,7 @@ export class TaskTable {
         finishedAt: undefined,
       };
       task.peers.set(peerId, peer);
+      task.peerList.push(peer);
     }
     return peer;
   }
@@ -131,6 +135,9 @@ export class TaskTable {
       if (!peer) continue;
       this.#release(peer);
       task.peers.delete(peerId);
+      const at = task.peerList.indexOf(peer);
+      task.peerList[at] = task.peerList.at(-1)!;
+      task.peerList.pop();
       digests.push(task.meta.digest);
     }
     return digests;

@@ -16,6 +16,8 @@ describe('scheduler config', () => {
       httpListen: { host: '127.0.0.1', port: 65004 },
       dataDir: '/home/u/.local/share/flotilla-scheduler',
       parents: 4,
+      parentPolicy: 'seed-group',
+      seedGroupSize: 16,
       uploadSlots: 200,
       uploadQueueMs: 1_000,
       uploadRate: 0,

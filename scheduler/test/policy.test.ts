@@ -12,7 +12,8 @@ function peer(peerId: string, over: Partial<ParentCandidate> = {}): ParentCandid
 const seed = (over: Partial<ParentCandidate> = {}) => peer('seed', { isSeed: true, piecesHeld: PIECES, ...over });
 
 function request(candidates: ParentCandidate[], over: Partial<ParentRequest> = {}): ParentRequest {
-  return { requester: 'child', pieceCount: PIECES, k: 4, candidates, exclude: new Set(), ...over };
+  const byId = (id: string) => candidates.find((c) => c.peerId === id);
+  return { requester: 'child', task: 'sha256:t', pieceCount: PIECES, k: 4, candidates, exclude: new Set(), lookup: byId, ...over };
 }
 
 const ids = (chosen: ParentCandidate[]) => chosen.map((c) => c.peerId);

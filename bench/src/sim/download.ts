@@ -1,11 +1,11 @@
 /*
  * One simulated daemon fetching one blob: a model of daemon/src/swarm/piece-download.ts on simulated time. It
- * keeps the daemon's rules — --pieces-in-flight requests at once; the piece order of piece-order.ts (the reader's
+ * keeps the daemon's rules — its share of the node's --pieces-in-flight at once; the piece order of piece-order.ts (the reader's
  * next pieces in order, then rarest first among its parents, ties in the daemon's own pseudo-random order; see
  * PiecePicker); a piece only once its digest is known; other daemons before the seed, least loaded first; the seed
  * asked only for the pieces this child ranks first for among the scheduler's list of the seed's children (two at a
  * time) and for the reader's next piece once no daemon passed it on within the patience; a parent that answers busy
- * rested for 250 ms; the frontier fetched from the origin when nobody could serve it in time (see OriginFallback);
+ * rested for as long as it asks (20 ms – 2 s); the frontier fetched from the origin when nobody could serve it in time (see OriginFallback);
  * reports every 250 ms; the seed's digests from its watch. It leaves out failures (no loss, no corrupt or slow
  * parents, so no reschedules) and the parents' watch latency (a parent's new piece is seen at the end of the step it
  * lands in).
@@ -29,7 +29,9 @@ export const DAEMON = {
   minPatienceMs: 50,
   /** Piece-times the reader's next piece may take to come through another daemon before the seed is asked. */
   frontierPieceTimes: 4,
-  busyBackoffMs: 250,
+  /** Bounds on the rest a parent's `busy` asks for (ParentPool.busy). */
+  minBusyBackoffMs: 20,
+  maxBusyBackoffMs: 2_000,
   reportIntervalMs: 250,
   pieceTimeoutMs: 2_000,
   /** The download loop's tick: max(10, min(250, piece timeout / 4)). */
@@ -58,7 +60,8 @@ export interface ParentLink {
 /** What a download asks of the simulation around it. */
 export interface DownloadWorld {
   readonly rng: Rng;
-  piecesInFlight: number;
+  /** This download's share of its node's --pieces-in-flight now. */
+  piecesInFlight(download: Download): number;
   originFallback: OriginFallback;
   /** A request to a parent; the world answers with onPiece or onBusy. */
   requestPiece(download: Download, parent: ParentLink, index: number, now: number): void;
@@ -175,7 +178,7 @@ export class Download {
   fill(now: number): void {
     if (this.complete) return;
     this.#checkFrontier(now);
-    let free = this.#world.piecesInFlight - this.#inFlight;
+    let free = this.#world.piecesInFlight(this) - this.#inFlight;
     if (this.#frontierFromOrigin) {
       const end = Math.min(this.pieceCount, this.#frontier + DAEMON.inOrderWindow);
       for (let i = this.#frontier; i < end && free > 0; i++) {
@@ -232,11 +235,11 @@ export class Download {
   }
 
   /** The parent had no free upload slot: rest it, report it (busy costs no penalty), pick again. */
-  onBusy(index: number, parent: ParentLink, now: number): void {
+  onBusy(index: number, parent: ParentLink, now: number, retryAfterMs: number): void {
     this.#inFlight--;
     parent.inFlight--;
     this.#state[index] = MISSING;
-    parent.busyUntil = now + DAEMON.busyBackoffMs;
+    parent.busyUntil = now + Math.min(DAEMON.maxBusyBackoffMs, Math.max(DAEMON.minBusyBackoffMs, retryAfterMs));
     this.pendingFailed++;
     this.#world.wake(this);
   }

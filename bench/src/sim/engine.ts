@@ -11,6 +11,11 @@ import { DAEMON, Download, type DownloadWorld, type OriginFallback, type ParentL
 import { FluidNetwork } from './network.ts';
 import { mix, Rng } from './rng.ts';
 import { SchedulerModel } from './scheduler-model.ts';
+import { SimUploadQueue } from './upload-queue.ts';
+import { DEFAULT_SEED_UPLOAD_QUEUE_MS } from '../../../scheduler/src/config.ts';
+
+/** ratelimit's DEFAULT_SENDING: uploads moving bytes at once on a rate-limited link. */
+const UPLOADS_SENDING = 4;
 import type { SimConfig } from './options.ts';
 
 /** One node's pull, as `bench fanout` reports it (seconds since the common start). */
@@ -68,7 +73,6 @@ export function runSimulation(config: SimConfig, progress: (line: string) => voi
 
 class Simulation implements DownloadWorld {
   readonly rng: Rng;
-  readonly piecesInFlight: number;
   readonly originFallback: OriginFallback;
   readonly #c: SimConfig;
   readonly #progress: (line: string) => void;
@@ -77,8 +81,8 @@ class Simulation implements DownloadWorld {
   readonly #schedulers: SchedulerModel[];
   readonly #blobs: Blob[];
   readonly #nodeOf = new Map<string, number>();
-  readonly #uploads: Int32Array;
-  readonly #slots: Int32Array;
+  /** Per node (daemons, seeds): its upload queue. */
+  readonly #queues: SimUploadQueue[];
   readonly #remaining: Int32Array;
   readonly #doneAt: Float64Array;
   readonly #queue = new Map<number, (() => void)[]>();
@@ -91,7 +95,6 @@ class Simulation implements DownloadWorld {
     this.#c = config;
     this.#progress = progress;
     this.rng = new Rng(config.rngSeed);
-    this.piecesInFlight = config.piecesInFlight;
     this.originFallback = config.originFallback;
     const { nodes, seeds } = config;
     this.#origin = nodes + seeds;
@@ -101,15 +104,21 @@ class Simulation implements DownloadWorld {
       ...Array.from({ length: seeds }, () => ({ up: config.seedRate, down: config.seedRate })),
       { up: config.originRate, down: config.originRate },
     ]);
-    this.#uploads = new Int32Array(nodes + seeds + 1);
-    this.#slots = Int32Array.from({ length: nodes + seeds + 1 }, (_, i) => (i < nodes ? config.uploadSlots : config.seedUploadSlots));
+    // Daemons upload with --upload-rate at their link rate (as Kraken's agents run with bandwidth limits): a few
+    // pieces at a time, busy past --upload-queue-time. Seeds keep the scheduler's default: no --upload-rate, every
+    // upload at once (the link shares them).
+    this.#queues = Array.from({ length: nodes + seeds }, (_, i) =>
+      i < nodes
+        ? new SimUploadQueue({ rate: config.linkRate, slots: config.uploadSlots, maxWaitMs: config.uploadQueueMs, sending: UPLOADS_SENDING })
+        : new SimUploadQueue({ rate: Number.POSITIVE_INFINITY, slots: config.seedUploadSlots, maxWaitMs: DEFAULT_SEED_UPLOAD_QUEUE_MS, sending: Number.POSITIVE_INFINITY }),
+    );
     this.#remaining = new Int32Array(nodes).fill(config.layerSizes.length);
     this.#doneAt = new Float64Array(nodes).fill(Number.NaN);
     this.#nodesLeft = nodes;
     this.#schedulers = Array.from({ length: seeds }, (_, s) => {
       const peerId = `seed-${s}`;
       this.#nodeOf.set(peerId, nodes + s);
-      return new SchedulerModel({ peerId, k: config.parents, seedUploadSlots: config.seedUploadSlots, policy: config.policy });
+      return new SchedulerModel({ peerId, k: config.parents, seedUploadSlots: config.seedUploadSlots, policy: config.policy, seedGroupSize: config.seedGroupSize, rng: this.rng });
     });
     for (let i = 0; i < nodes; i++) this.#nodeOf.set(daemonId(i), i);
     this.#blobs = config.layerSizes.map((size, i) => {
@@ -238,17 +247,21 @@ class Simulation implements DownloadWorld {
   requestPiece(download: Download, parent: ParentLink, index: number, now: number): void {
     this.#later(this.#c.latencyMs, () => {
       const at = this.#now;
-      if (this.#uploads[parent.node]! >= this.#slots[parent.node]!) {
-        download.onBusy(index, parent, at);
-        return;
-      }
-      this.#uploads[parent.node]!++;
       const bytes = this.#pieceBytes(download, index);
-      this.#net.start(parent.node, download.node, bytes, (doneAt) => {
-        this.#uploads[parent.node]!--;
-        download.received(parent.isSeed ? 'seed' : 'peers', bytes, at);
-        download.onPiece(index, parent, doneAt, now);
-      });
+      const queue = this.#queues[parent.node]!;
+      const upload = {
+        bytes,
+        start: () => {
+          const flow = this.#net.start(parent.node, download.node, bytes, (doneAt) => {
+            queue.finished(upload);
+            download.received(parent.isSeed ? 'seed' : 'peers', bytes, at);
+            download.onPiece(index, parent, doneAt, now);
+          });
+          return () => this.#net.bytesLeft(flow);
+        },
+      };
+      const admission = queue.admit(upload);
+      if (!admission.ok) download.onBusy(index, parent, at, admission.retryAfterMs);
     });
   }
 
@@ -272,6 +285,11 @@ class Simulation implements DownloadWorld {
       this.#doneAt[download.node] = at;
       this.#nodesLeft--;
     }
+  }
+
+  /** ActiveDownloads.inFlightShare: the node's --pieces-in-flight split over its unfinished layers, at least 2 each. */
+  piecesInFlight(download: Download): number {
+    return Math.max(2, Math.ceil(this.#c.piecesInFlight / this.#remaining[download.node]!));
   }
 
   wake(download: Download): void {

@@ -1,4 +1,6 @@
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_UPLOAD_QUEUE_MS } from '../../../daemon/src/config.ts';
+import { DEFAULT_SEED_GROUP_SIZE } from '../../../scheduler/src/parents/seed-group.ts';
 import {
   byteSize,
   ConfigError,
@@ -22,7 +24,7 @@ export const KRAKEN = { nodes: 2600, layerSizes: [1_500_000_000, 1_500_000_000],
 const DEFAULTS = { nodes: 1000, layerSizes: [2 ** 30], linkRate: 100_000_000, seeds: 1 } as const;
 
 /** Parent policies of scheduler/src/parents the simulated schedulers can run. */
-export const POLICIES = ['load-aware', 'seed-group'] as const;
+export const POLICIES = ['seed-group', 'load-aware'] as const;
 export type PolicyName = (typeof POLICIES)[number];
 
 /** `ITEM,ITEM,...`, each parsed by `item`. */
@@ -83,8 +85,8 @@ export const simOptions = defineOptions({
   policy: option({
     flag: 'policy',
     parser: commaList(enumOf(POLICIES), `policies from ${POLICIES.join(', ')}`),
-    default: ['load-aware'],
-    doc: "the schedulers' parent policy: load-aware (the scheduler's default) and/or seed-group (scheduler/src/parents/seed-group.ts); a list runs each",
+    default: ['seed-group'],
+    doc: "the schedulers' --parent-policy: seed-group (the scheduler's default) and/or load-aware; a list runs each",
   }),
   originFallback: option({
     flag: 'origin-fallback',
@@ -93,7 +95,14 @@ export const simOptions = defineOptions({
     doc: "when a simulated daemon takes the reader's next piece from the origin: stalled = after 4 piece timeouts in which no parent could serve it, if a busy parent holds it or the parents stopped gaining pieces (the daemon); deadline = no parent could serve it for one piece timeout (the daemon before that rule)",
   }),
   parents: option({ flag: 'parents', parser: int({ min: 1, max: 32 }), default: 4, doc: "the scheduler's --parents: parents handed to a daemon per blob" }),
-  piecesInFlight: option({ flag: 'pieces-in-flight', parser: int({ min: 1, max: 64 }), default: 8, doc: "the daemon's --pieces-in-flight, per blob" }),
+  piecesInFlight: option({ flag: 'pieces-in-flight', parser: int({ min: 1, max: 64 }), default: 8, doc: "the daemon's --pieces-in-flight, shared by a node's blobs (at least 2 each)" }),
+  seedGroupSize: option({ flag: 'seed-group-size', parser: int({ min: 1, max: 256 }), default: DEFAULT_SEED_GROUP_SIZE, doc: "the scheduler's --seed-group-size (seed-group policy)" }),
+  uploadQueueMs: option({
+    flag: 'upload-queue-time',
+    parser: duration({ min: 1 }),
+    default: DEFAULT_UPLOAD_QUEUE_MS,
+    doc: "the daemons' --upload-queue-time: a piece request that would wait longer for the upload link is answered busy (daemons upload at --link-rate: --upload-rate set to it)",
+  }),
   uploadSlots: option({ flag: 'upload-slots', parser: int({ min: 1 }), default: 200, doc: 'the daemons\' and seeds\' --upload-slots: pieces served at once, more are answered busy' }),
   sweep: optionalOption({
     flag: 'sweep',
@@ -126,6 +135,9 @@ export interface SimConfig {
   originFallback: 'deadline' | 'stalled';
   uploadSlots: number;
   seedUploadSlots: number;
+  /** The daemons' --upload-queue-time, ms (the seeds keep the scheduler's default). */
+  uploadQueueMs: number;
+  seedGroupSize: number;
   stepMs: number;
   rngSeed: number;
   /** Simulated seconds after which the run is reported as failed instead of going on. */
@@ -167,6 +179,8 @@ export function loadSimOptions(argv: readonly string[], env: NodeJS.ProcessEnv, 
     originFallback: raw.originFallback,
     uploadSlots: raw.uploadSlots,
     seedUploadSlots: raw.uploadSlots,
+    uploadQueueMs: raw.uploadQueueMs,
+    seedGroupSize: raw.seedGroupSize,
     stepMs: raw.timeStep,
     rngSeed: raw.rngSeed,
     timeLimitSeconds: 30 + 10 * idealSeconds,

@@ -8,6 +8,7 @@ export const MODEL_LIMITS = [
   'Links are fluid: capacity is shared max-min fairly each step; no packets, queues, TCP slow start, loss or jitter.',
   'Every node has the same up and down rate; no racks, zones or oversubscribed core: the only bottlenecks are the node, seed and origin links.',
   "Daemons never fail, never serve corrupt or slow pieces, and have unlimited CPU and disk: no reschedules, no blocklists, no hashing cost.",
+  "Daemons upload with --upload-rate at their link rate (4 pieces at a time, busy past --upload-queue-time), as Kraken's agents run with bandwidth limits; seeds with the scheduler's default (every upload at once).",
   "A parent's new piece is seen by its children at the end of the step it lands in (watch latency below one step); requests wait their round trip rounded up to a step.",
   'Every node asks for every layer at time 0; the scheduler answers instantly (its CPU time is measured, not simulated).',
   "The daemon is a model of daemon/src/swarm's rules (piece order with its per-daemon tie rank, seed share over the scheduler's list of the seed's children, patience, busy backoff, the reader's next piece from the origin as --origin-fallback says); the scheduler is the real code.",

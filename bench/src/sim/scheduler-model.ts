@@ -1,12 +1,12 @@
 /*
- * One scheduler, driven on simulated time: the real host registry, task table, penalty box and load-aware parent
+ * One scheduler, driven on simulated time: the real host registry, task table, penalty box, swarm lists and parent
  * policy of scheduler/src, asked the same questions SchedService asks them on a `task` call (join, choose K
  * parents, set them as the child's load) and on a `report` call (record pieces, hand out new piece digests, new
  * parents when the child has fewer than K or one went bad). What is left out: the libp2p transport, meta signing,
  * the holdings of a restarted scheduler. Time spent inside these calls is measured as the scheduler's CPU time.
  */
 import { HostRegistry } from '../../../scheduler/src/hosts.ts';
-import { excludedParents, parentCandidates, parentsWentBad, type SeedParent } from '../../../scheduler/src/parents/candidates.ts';
+import { parentRequest, parentsWentBad, type SeedParent } from '../../../scheduler/src/parents/candidates.ts';
 import { LoadAwarePolicy } from '../../../scheduler/src/parents/load-aware.ts';
 import { PenaltyBox } from '../../../scheduler/src/parents/penalties.ts';
 import type { ParentPolicy } from '../../../scheduler/src/parents/policy.ts';
@@ -15,8 +15,12 @@ import { SwarmLists } from '../../../scheduler/src/swarm-lists.ts';
 import type { Task, TaskMetaState, TaskPeer } from '../../../scheduler/src/tasks.ts';
 import { TaskTable } from '../../../scheduler/src/tasks.ts';
 import type { PolicyName } from './options.ts';
+import type { Rng } from './rng.ts';
 
-const POLICY: Record<PolicyName, () => ParentPolicy> = { 'load-aware': () => new LoadAwarePolicy(), 'seed-group': () => new SeedGroupPolicy() };
+const POLICY: Record<PolicyName, (groupSize: number) => ParentPolicy> = {
+  'load-aware': () => new LoadAwarePolicy(),
+  'seed-group': (groupSize) => new SeedGroupPolicy({ groupSize }),
+};
 
 /** The scheduler's default --host-ttl: every simulated daemon calls far more often. */
 const HOST_TTL_MS = 30_000;
@@ -41,6 +45,10 @@ export interface SchedulerModelOptions {
   /** --upload-slots of the seed. */
   seedUploadSlots: number;
   policy: PolicyName;
+  /** --seed-group-size (seed-group policy). */
+  seedGroupSize: number;
+  /** The simulation's seeded generator: the scheduler's random choices (candidate samples) repeat with --rng-seed. */
+  rng: Rng;
 }
 
 export class SchedulerModel {
@@ -61,7 +69,7 @@ export class SchedulerModel {
     this.#o = options;
     this.peerId = options.peerId;
     this.#swarms = new SwarmLists(options.peerId);
-    this.#policy = POLICY[options.policy]();
+    this.#policy = POLICY[options.policy](options.seedGroupSize);
   }
 
   register(peerId: string, uploadSlots: number, now: number): void {
@@ -115,7 +123,7 @@ export class SchedulerModel {
   /** New parents when a current one went bad, or when more than the child has became available; else undefined. */
   #refreshed(task: Task, peer: TaskPeer, now: number): string[] | undefined {
     const wentBad = parentsWentBad(task, peer, this.hosts, this.peerId, now);
-    if (!wentBad && peer.parents.length >= this.#o.k) return undefined;
+    if (!wentBad && peer.parents.length >= this.#policy.parentsWanted(peer.peerId, task.meta.digest, this.#o.k)) return undefined;
     const chosen = this.#choose(task, peer, now);
     if (chosen.length === 0 || (!wentBad && chosen.length <= peer.parents.length)) return undefined;
     this.tasks.setParents(peer, chosen);
@@ -125,14 +133,8 @@ export class SchedulerModel {
 
   #choose(task: Task, peer: TaskPeer, now: number): string[] {
     const seed: SeedParent = { peerId: this.peerId, piecesReady: this.#ready(task.meta.digest), uploadSlots: this.#o.seedUploadSlots, hasBytes: true };
-    const candidates = parentCandidates(this, task, seed, peer, now);
-    const chosen = this.#policy.choose({
-      requester: peer.peerId,
-      pieceCount: task.meta.pieceCount,
-      k: this.#o.k,
-      candidates,
-      exclude: excludedParents(task, peer),
-    });
+    const random = () => this.#o.rng.next();
+    const chosen = this.#policy.choose(parentRequest({ hosts: this.hosts, tasks: this.tasks, penalties: this.penalties, random }, task, seed, peer, this.#o.k, now));
     return chosen.map((c) => c.peerId);
   }
 

@@ -35,7 +35,10 @@ export interface PieceDownloadOptions {
   scheduler: SchedulerLink;
   origin: OriginClient;
   downloadBucket: TokenBucket;
+  /** --pieces-in-flight: requests to parents at once (the node's, when inFlightShare splits it). */
   piecesInFlight: number;
+  /** This download's share of piecesInFlight now (see ActiveDownloads.inFlightShare); without it, all of it. */
+  inFlightShare?(total: number): number;
   pieceTimeoutMs: number;
   /** A piece was verified and written (the piece server may now offer it). */
   onPiece(index: number): void;
@@ -184,7 +187,7 @@ export class PieceDownload {
   #fill(now: number): void {
     this.#sources.checkFrontier(now);
     if (this.#seedless.active) this.#seedless.tick(now);
-    let free = this.#o.piecesInFlight - this.#attempts.size;
+    let free = (this.#o.inFlightShare?.(this.#o.piecesInFlight) ?? this.#o.piecesInFlight) - this.#attempts.size;
     /**
      * `urgent`: a request failed or the reader waits: the seed may be asked, else the origin — but once the seed is
      * gone a failed piece nobody holds is left to the daemon that ranks first for it, unless the reader waits on it.

@@ -70,6 +70,7 @@ export class SwarmBlobSource implements BlobSource {
       origin,
       downloadBucket,
       piecesInFlight,
+      inFlightShare: (total) => active.inFlightShare(total),
       pieceTimeoutMs,
       request,
       assignment: plan.assignment,

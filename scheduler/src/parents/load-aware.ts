@@ -1,7 +1,7 @@
 /*
- * Load-aware parent choice (the default policy).
+ * Load-aware parent choice (`--parent-policy load-aware`; the default is seed-group, see seed-group.ts).
  *
- * Candidates: every peer of the task plus the scheduler's seed, minus the requester and the excluded peers
+ * Candidates: a random sample of the task's peers plus the scheduler's seed, minus the requester and the excluded peers
  * (blocklisted for this task after a corrupt piece, named by the child in `reschedule`, or on an expired host).
  * Peers that hold no piece yet stay eligible: they are downloading too, and the child learns of their pieces
  * through the watch stream as they land — that is how daemons come to serve each other instead of the seed.
@@ -48,6 +48,10 @@ export function scoreCandidate(candidate: ParentCandidate, pieceCount: number): 
 }
 
 export class LoadAwarePolicy implements ParentPolicy {
+  parentsWanted(_requester: string, _task: string, k: number): number {
+    return k;
+  }
+
   choose(request: ParentRequest): ParentCandidate[] {
     const { k } = request;
     if (k <= 0) return [];

@@ -18,16 +18,25 @@ export interface ParentCandidate {
 export interface ParentRequest {
   /** The child asking; never its own parent. */
   requester: string;
+  /** The task's digest. */
+  task: string;
   pieceCount: number;
-  /** How many parents to return at most. */
+  /** How many parents to return at most (a policy may want more for some children, see parentsWanted). */
   k: number;
-  /** Every peer of the task (and the seed), requester and excluded peers included: the policy drops them. */
+  /**
+   * The seed and a bounded random sample of the task's peers (see CANDIDATE_SAMPLE), requester and excluded peers
+   * possibly among them: the policy drops them.
+   */
   candidates: readonly ParentCandidate[];
   /** Blocklisted for this task, asked to be excluded by the child, or expired. */
   exclude: ReadonlySet<string>;
+  /** A peer of the task outside the sample, by id; undefined when it is not in the task or cannot be reached. */
+  lookup(peerId: string): ParentCandidate | undefined;
 }
 
 /** Picks the parents a child downloads a task's pieces from, best first. */
 export interface ParentPolicy {
   choose(request: ParentRequest): ParentCandidate[];
+  /** How many parents this child should have: while it has fewer, its reports may bring more. K for most. */
+  parentsWanted(requester: string, task: string, k: number): number;
 }

@@ -1,34 +1,39 @@
 /*
- * Seed-group parent choice: an alternative to LoadAwarePolicy for large bursts, measured with `flotilla bench sim`.
+ * Seed-group parent choice (the default policy; `--parent-policy load-aware` selects the other).
  *
- * Same candidates and score as LoadAwarePolicy (see load-aware.ts), with three changes:
+ * Same candidates and score as LoadAwarePolicy (see load-aware.ts), with these changes:
  *
- * - The seed feeds K children, the seed group: the first K to ask while fewer than K group members are in the task.
- *   A member gets the seed and the other members as parents. A daemon asks the seed only for the pieces it ranks
- *   first for among itself and its daemon parents, so members that see each other split the seed's pieces between
- *   them and each piece leaves the seed about once. LoadAwarePolicy hands the seed to every child of a burst (while
- *   fewer than K others hold a piece), and each of them ranks first for about 1/K of the pieces among its own few
- *   parents: the seed sends about N/K copies of the blob (bench sim: 11·S for 200 nodes). The seed is still the last
- *   resort of a child with no other candidate.
- * - Candidates are ranked by score plus a fixed pseudo-random offset in [0, SPREAD) per (child, candidate) pair. In a
+ * - The seed feeds a seed group: the first --seed-group-size children of a task to ask (while fewer members are in
+ *   it). The scheduler sends every child the list of the seed's children (`swarm`), and a daemon asks the seed only
+ *   for the pieces it ranks first for on that list, so the members split the seed's pieces between them and each
+ *   piece leaves the seed about once. LoadAwarePolicy hands the seed to every child of a burst (while fewer than K
+ *   others hold a piece): the seed then serves hundreds of children (bench sim: 12·S from the origin at 300 nodes).
+ *   The seed is still the last resort of a child with no other candidate.
+ * - The group is larger than K (16 by default): every piece enters the swarm through a member, and a member's
+ *   upload carries its share of the seed's pieces to its mates and the first copies to everyone else. With K = 4
+ *   members each sent its pieces to 3 mates and to all of its own children: the swarm got about one new piece per
+ *   piece-time through 4 links, and everyone else idled on the group (bench sim, 300 nodes: p99 1.55× → 1.45×).
+ *   A member gets the seed, K − 1 mates, and once other peers hold pieces K − 1 of them too (it wants 2K − 1
+ *   parents): with mates only, members were the last to finish.
+ * - Candidates are ranked by load first: one more unfinished child outweighs any score difference. A parent's
+ *   upload is shared by its children; ranked by score, an extra child moved a parent down by less than the random
+ *   offset, children counts ranged 2–10, and the children of crowded parents fell behind for good (p99 1.57× →
+ *   1.55×, with the tail no longer made of the same few).
+ * - Among equal loads, by score plus a fixed pseudo-random offset in [0, SPREAD) per (child, candidate) pair. In a
  *   burst nobody holds anything yet and every score ties: a fixed order hands each newcomer the previous few
- *   arrivals, a chain about N/K deep that pieces crawl down one hop at a time; a random order makes a shallow graph.
+ *   arrivals, a chain that pieces crawl down one hop at a time; a random order makes a shallow graph.
  * - While no daemon candidate holds a piece (the start of a burst) a child gets ⌈K/2⌉ parents: the scheduler tops a
- *   child with fewer than K up at one of its next reports, by then choosing by who holds what.
- *
- * Not the default yet: children outside the group reach the seed's pieces only through other daemons, and the
- * committed daemon fetches its reader's next piece from the origin when no parent could serve it for --piece-timeout.
- * On slow links (bench sim: 10 MB/s with 1 MiB pieces) pieces take longer than that to come down the swarm and the
- * origin is flooded, where LoadAwarePolicy's seed, a parent of every child, serves those pieces after a short wait.
- * A daemon that waits while its parents still gain pieces (`bench sim --origin-fallback stalled`) removes that.
+ *   child with fewer than K up at one of its next reports, by then choosing by who holds what. K at once made a
+ *   deeper graph (p99 1.55× → 2.05×).
  */
 import { freeSlots, scoreCandidate } from './load-aware.ts';
 import type { ParentCandidate, ParentPolicy, ParentRequest } from './policy.ts';
 
-/** Width of the pseudo-random offset added to scores: breaks ties and near-ties, not clear differences in load or progress. */
+/** Width of the pseudo-random offset added to scores: breaks ties and near-ties, not clear differences in progress. */
 const SPREAD = 0.5;
-/** Seed-group members remembered per seed, newest last; members of tasks long gone fall off the front. */
-const MAX_REMEMBERED_MEMBERS = 4096;
+/** Tasks whose seed group is remembered, newest last; groups of tasks long gone fall off the front. */
+const MAX_REMEMBERED_TASKS = 1024;
+export const DEFAULT_SEED_GROUP_SIZE = 16;
 
 interface Ranked {
   candidate: ParentCandidate;
@@ -36,20 +41,31 @@ interface Ranked {
 }
 
 export class SeedGroupPolicy implements ParentPolicy {
-  /** Per seed: the children it was handed to, oldest first. */
+  readonly #groupSize: number;
+  /** Per task: the children the seed was handed to, oldest first. */
   readonly #seedGroups = new Map<string, Set<string>>();
+
+  constructor(options: { groupSize?: number } = {}) {
+    this.#groupSize = options.groupSize ?? DEFAULT_SEED_GROUP_SIZE;
+  }
+
+  parentsWanted(requester: string, task: string, k: number): number {
+    return this.#seedGroups.get(task)?.has(requester) ? 2 * k - 1 : k;
+  }
 
   choose(request: ParentRequest): ParentCandidate[] {
     const { k, requester } = request;
     if (k <= 0) return [];
-    const eligible = request.candidates.filter((c) => c.peerId !== requester && !request.exclude.has(c.peerId));
+    const usable = (c: ParentCandidate) => c.peerId !== requester && !request.exclude.has(c.peerId);
+    const eligible = request.candidates.filter(usable);
     const seed = eligible.find((c) => c.isSeed);
     const daemons = eligible.filter((c) => !c.isSeed && freeSlots(c) > 0);
-    const mates = seed ? this.#seedGroup(seed.peerId, request) : undefined;
+    const mates = seed ? this.#seedGroup(request) : undefined;
     if (seed && mates) {
-      const others = best(daemons.filter((c) => !mates.has(c.peerId)), k, requester, request.pieceCount);
-      const group = best(daemons.filter((c) => mates.has(c.peerId)), k, requester, request.pieceCount);
-      return [seed, ...group, ...others].slice(0, k);
+      const group = best(mates.filter((c) => usable(c) && freeSlots(c) > 0), k - 1, requester, request.pieceCount);
+      const taken = new Set(group.map((c) => c.peerId));
+      const others = best(daemons.filter((c) => c.piecesHeld > 0 && !taken.has(c.peerId)), k - 1, requester, request.pieceCount);
+      return [seed, ...group, ...others];
     }
     const anyHeld = daemons.some((c) => c.piecesHeld > 0);
     const chosen = best(daemons, anyHeld ? k : Math.ceil(k / 2), requester, request.pieceCount);
@@ -57,28 +73,34 @@ export class SeedGroupPolicy implements ParentPolicy {
   }
 
   /**
-   * The other seed-group members present in the task when the requester is (or now becomes) a member; undefined
-   * when the group is full without it.
+   * The other seed-group members still in the task when the requester is (or now becomes) a member; undefined when
+   * the group is full without it.
    */
-  #seedGroup(seed: string, request: ParentRequest): Set<string> | undefined {
-    let members = this.#seedGroups.get(seed);
-    if (!members) this.#seedGroups.set(seed, (members = new Set()));
-    const present = new Set<string>();
-    for (const c of request.candidates) if (members.has(c.peerId)) present.add(c.peerId);
-    if (!present.has(request.requester)) {
-      if (present.size >= request.k) return undefined;
-      members.add(request.requester);
-      // A Set iterates in insertion order: the oldest member goes first.
-      if (members.size > MAX_REMEMBERED_MEMBERS) members.delete(members.values().next().value!);
+  #seedGroup(request: ParentRequest): ParentCandidate[] | undefined {
+    let members = this.#seedGroups.get(request.task);
+    if (!members) {
+      this.#seedGroups.set(request.task, (members = new Set()));
+      // A Map iterates in insertion order: the oldest task goes first.
+      if (this.#seedGroups.size > MAX_REMEMBERED_TASKS) this.#seedGroups.delete(this.#seedGroups.keys().next().value!);
     }
-    present.delete(request.requester);
+    const present: ParentCandidate[] = [];
+    for (const peerId of members) {
+      const candidate = peerId === request.requester ? undefined : request.lookup(peerId);
+      if (candidate) present.push(candidate);
+      else if (peerId !== request.requester) members.delete(peerId);
+    }
+    if (!members.has(request.requester)) {
+      if (members.size >= this.#groupSize) return undefined;
+      members.add(request.requester);
+    }
     return present;
   }
 }
 
-/** The `k` best candidates by rank (score plus the pair's offset), ties to the less loaded, then by peer id. */
+/** The `k` best candidates: fewest unfinished children, then by score plus the pair's offset, then by peer id. */
 function best(candidates: readonly ParentCandidate[], k: number, requester: string, pieceCount: number): ParentCandidate[] {
   const top: Ranked[] = [];
+  if (k <= 0) return [];
   const requesterHash = stringHash(requester);
   for (const candidate of candidates) {
     const entry = { candidate, rank: scoreCandidate(candidate, pieceCount) + SPREAD * pairOffset(requesterHash, candidate.peerId) };
@@ -92,9 +114,10 @@ function best(candidates: readonly ParentCandidate[], k: number, requester: stri
 }
 
 function before(a: Ranked, b: Ranked): boolean {
-  if (a.rank !== b.rank) return a.rank > b.rank;
   const load = a.candidate.activeChildren - b.candidate.activeChildren;
-  return load !== 0 ? load < 0 : a.candidate.peerId < b.candidate.peerId;
+  if (load !== 0) return load < 0;
+  if (a.rank !== b.rank) return a.rank > b.rank;
+  return a.candidate.peerId < b.candidate.peerId;
 }
 
 /** A fixed value in [0, 1) for a (requester, candidate) pair: the same pair always gets the same offset. */
