@@ -114,6 +114,18 @@ export const daemonOptions = defineOptions({
     default: DEFAULT_BLOB_TRANSPORT.pooledSlabs,
     doc: '1 MiB receive buffers of blob downloads kept for reuse (idle memory, fewer page faults)',
   }),
+  originWriteBatchBytes: option({
+    flag: 'origin-write-batch',
+    parser: byteSize({ min: 64 * 2 ** 10 }),
+    default: 2 ** 20,
+    doc: 'blob bytes from an origin gathered into one file write',
+  }),
+  originWritesInFlight: option({
+    flag: 'origin-writes-in-flight',
+    parser: int({ min: 1, max: 64 }),
+    default: 4,
+    doc: 'file writes of one origin blob under way at once (one at a time caps near 0.5 GB/s; each holds its bytes in memory)',
+  }),
   staleManifestWindowMs: option({
     flag: 'stale-manifest-window',
     parser: duration(),

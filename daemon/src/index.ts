@@ -43,7 +43,7 @@ export async function startDaemon(config: DaemonConfig, logger: Logger): Promise
     },
     downloadBucket,
   );
-  const originSource = new OriginBlobSource(origin);
+  const originSource = new OriginBlobSource(origin, { batchBytes: config.originWriteBatchBytes, inFlight: config.originWritesInFlight });
   let swarm: Swarm | undefined;
   try {
     if (p2pEnabled(config)) {

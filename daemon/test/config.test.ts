@@ -42,6 +42,8 @@ describe('daemon config', () => {
       originIdleConnections: 8,
       originReadAheadBytes: 4 * 1024 * 1024,
       originPooledBuffers: 32,
+      originWriteBatchBytes: 1024 * 1024,
+      originWritesInFlight: 4,
       staleManifestWindowMs: 3_600_000,
       maxManifestBytes: 4 * 1024 * 1024,
       p2pListen: undefined,

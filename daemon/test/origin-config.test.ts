@@ -33,6 +33,8 @@ describe('origin client knobs of the daemon config', () => {
     writeFileSync(file, 'origin-keep-alive: 90s\norigin-pooled-buffers: 64\n');
     const fromYaml = loadDaemonConfig(['--config', file], {});
     expect([fromYaml.originKeepAliveMs, fromYaml.originPooledBuffers]).toEqual([90_000, 64]);
+    const writes = loadDaemonConfig(['--origin-write-batch', '4MiB'], { FLOTILLA_ORIGIN_WRITES_IN_FLIGHT: '8' });
+    expect([writes.originWriteBatchBytes, writes.originWritesInFlight]).toEqual([4 << 20, 8]);
   });
 
   it('name the flag or env var of a bad value', () => {
@@ -40,5 +42,7 @@ describe('origin client knobs of the daemon config', () => {
     expect(errorOf(['--origin-keep-alive', 'forever'])).toMatch(/^invalid value for --origin-keep-alive: "forever" /);
     expect(errorOf(['--origin-idle-connections', '-1'])).toMatch(/^invalid value for --origin-idle-connections: "-1" /);
     expect(errorOf([], { FLOTILLA_ORIGIN_POOLED_BUFFERS: 'many' })).toMatch(/^invalid value for FLOTILLA_ORIGIN_POOLED_BUFFERS: "many" /);
+    expect(errorOf(['--origin-writes-in-flight', '0'])).toMatch(/^invalid value for --origin-writes-in-flight: "0" /);
+    expect(errorOf(['--origin-write-batch', '1B'])).toMatch(/^invalid value for --origin-write-batch: "1B" /);
   });
 });

@@ -5,13 +5,23 @@ import { requestOriginBlob } from '../origin-request.ts';
 import { upstreamFailure, upstreamStatusError } from '../upstream-errors.ts';
 import type { BlobFetchRequest, BlobSource, StartedFetch } from './source.ts';
 
+/** How the body of an origin blob is moved into the store (the daemon's --origin-write-* knobs). */
+export interface OriginWrites {
+  /** Body bytes gathered into one vectored file write: fewer syscalls, no copying. */
+  batchBytes: number;
+  /** Batches being written and hashed at once; each holds its bytes in memory until it is done. */
+  inFlight: number;
+}
+
 /** Fetches a blob from its upstream registry, streaming the body into the writer as it arrives. */
 export class OriginBlobSource implements BlobSource {
   readonly name = 'origin';
   readonly #origin: OriginClient;
+  readonly #writes: OriginWrites;
 
-  constructor(origin: OriginClient) {
+  constructor(origin: OriginClient, writes: OriginWrites) {
     this.#origin = origin;
+    this.#writes = writes;
   }
 
   async start(request: BlobFetchRequest, writer: BlobWriter): Promise<StartedFetch> {
@@ -28,21 +38,16 @@ export class OriginBlobSource implements BlobSource {
     }
     const lengthHeader = response.headers['content-length'];
     const size = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
-    const done = pump(response.body, writer, size);
+    const done = pump(response.body, writer, size, this.#writes);
     return { source: this.name, size, done };
   }
 }
-
-/** Body bytes are gathered into one vectored write of about this size: fewer syscalls, no copying. */
-const APPEND_BYTES = 1 << 20;
-/** Appends in flight at once: one awaited write at a time caps near 0.5 GB/s, a few overlap hashing and I/O. */
-const APPENDS_IN_FLIGHT = 4;
 
 /**
  * Moves the origin body into the writer, checking it against the announced length. Body bytes are pooled memory:
  * each run is released once the append that carries it has settled (the writer keeps what readers need).
  */
-async function pump(body: BlobBody, writer: BlobWriter, size: number | undefined): Promise<void> {
+async function pump(body: BlobBody, writer: BlobWriter, size: number | undefined, writes: OriginWrites): Promise<void> {
   const inFlight: Promise<void>[] = [];
   let pending: HeldBytes[] = [];
   let pendingBytes = 0;
@@ -57,7 +62,7 @@ async function pump(body: BlobBody, writer: BlobWriter, size: number | undefined
         for (const h of held) h.release();
       }),
     );
-    if (inFlight.length >= APPENDS_IN_FLIGHT) await inFlight.shift();
+    if (inFlight.length >= writes.inFlight) await inFlight.shift();
   };
   try {
     for (let held = await body.read(); held; held = await body.read()) {
@@ -67,7 +72,7 @@ async function pump(body: BlobBody, writer: BlobWriter, size: number | undefined
         throw new OciError(502, 'UNAVAILABLE', `upstream sent more than its Content-Length ${size}`);
       }
       pendingBytes += held.bytes.byteLength;
-      if (pendingBytes >= APPEND_BYTES) await flush();
+      if (pendingBytes >= writes.batchBytes) await flush();
     }
     await flush();
     await Promise.all(inFlight);
