@@ -10,6 +10,7 @@ import { loadSimOptions, type SimConfig } from '../src/sim/options.ts';
 import { pickPieces } from '../src/sim/piece-picker.ts';
 import { mix, Rng } from '../src/sim/rng.ts';
 import { schedulerBytesPerPeer } from '../src/sim/scheduler-memory.ts';
+import { SimUploadQueue } from '../src/sim/upload-queue.ts';
 
 const MiB = 2 ** 20;
 const config = (argv: string[]): SimConfig => loadSimOptions(argv, {}).runs[0]!;
@@ -73,6 +74,32 @@ describe('bench sim: parts', () => {
     expect([...net.received]).toEqual([0, 70, 60, 0]);
     expect([...net.sent]).toEqual([100, 0, 0, 30]);
     expect(done).toEqual([]);
+  });
+
+  test('an upload queue sends a few at a time, in arrival order, and refuses past its slots or its wait', () => {
+    const queue = new SimUploadQueue({ rate: 100, slots: 6, maxWaitMs: 1_500, sending: 2 });
+    const left = new Map<string, number>();
+    const started: string[] = [];
+    const upload = (name: string) => ({
+      bytes: 40,
+      start: () => {
+        started.push(name);
+        left.set(name, 40);
+        return () => left.get(name)!;
+      },
+    });
+    const uploads = ['a', 'b', 'c', 'd'].map(upload);
+    for (const u of uploads) expect(queue.admit(u)).toEqual({ ok: true });
+    expect(started).toEqual(['a', 'b']);
+    // 160 bytes admitted at 100 B/s: 1.6 s of backlog, past the 1.5 s wait: come back in 0.1 s.
+    expect(queue.admit(upload('e'))).toEqual({ ok: false, retryAfterMs: 100 });
+    left.set('a', 0);
+    queue.finished(uploads[0]!);
+    expect(started).toEqual(['a', 'b', 'c']);
+    const wide = new SimUploadQueue({ rate: Number.POSITIVE_INFINITY, slots: 2, maxWaitMs: 1, sending: Number.POSITIVE_INFINITY });
+    expect(wide.admit(upload('f'))).toEqual({ ok: true });
+    expect(wide.admit(upload('g'))).toEqual({ ok: true });
+    expect(wide.admit(upload('h')).ok).toBe(false);
   });
 
   test('the scheduler\'s heap per peer is measured: positive, and more pieces cost more', () => {
