@@ -17,6 +17,8 @@ export interface ThroughputSummary {
   cpuSeconds: Record<string, number>;
   /** Median cores kept busy per process (CPU seconds ÷ wall seconds of the same run). */
   cores: Record<string, number>;
+  /** Cold modes: median CPU seconds per process from the pull's start until the mirror had stored the blob. */
+  cpuUntilStored: Record<string, number>;
   digestOk: boolean;
   failedPulls: number;
 }
@@ -96,6 +98,9 @@ function summarizeMode(runs: ModeRuns): ThroughputSummary {
     runsGBps: runs.runs.map((r) => r.bytes / r.seconds / 1e9),
     cpuSeconds: perProcess((run, name) => run.cpu[name] ?? 0),
     cores: perProcess((run, name) => (run.cpu[name] ?? 0) / run.seconds),
+    cpuUntilStored: Object.fromEntries(
+      Object.keys(runs.storedCpu[0] ?? {}).map((name) => [name, median(runs.storedCpu.map((cpu) => cpu[name] ?? 0))]),
+    ),
     digestOk: runs.verifications.length > 0 && runs.verifications.every((v) => v.ok),
     failedPulls: runs.failures.length,
   };
@@ -148,7 +153,7 @@ export function renderMarkdown(r: MirrorReport): string {
     `### Blob pull (curl → /dev/null, one process per pull)`,
     '',
     table(
-      ['mode', 'median GB/s', '÷ direct', 'runs GB/s', 'median s', 'origin CPU s (cores)', 'relay CPU s (cores)', 'proxy CPU s (cores)', 'daemon CPU s (cores)', 'sha256', 'failed'],
+      ['mode', 'median GB/s', '÷ direct', 'runs GB/s', 'median s', 'origin CPU s (cores)', 'relay CPU s (cores)', 'proxy CPU s (cores)', 'daemon CPU s (cores)', 'mirror CPU s until stored', 'sha256', 'failed'],
       r.throughput.map((t) => [
         t.mode,
         fixed(t.medianGBps, 2),
@@ -159,6 +164,7 @@ export function renderMarkdown(r: MirrorReport): string {
         cpu(t, 'relay'),
         cpu(t, 'proxy'),
         cpu(t, 'daemon'),
+        mirrorCpuUntilStored(t),
         t.digestOk ? 'ok' : '**WRONG**',
         String(t.failedPulls),
       ]),
@@ -226,6 +232,11 @@ function table(header: string[], rows: string[][]): string {
 function cpu(t: ThroughputSummary, process: string): string {
   const seconds = t.cpuSeconds[process];
   return seconds === undefined ? '—' : `${fixed(seconds, 2)} (${fixed(t.cores[process] ?? 0, 2)})`;
+}
+
+function mirrorCpuUntilStored(t: ThroughputSummary): string {
+  const seconds = t.cpuUntilStored['daemon'] ?? t.cpuUntilStored['proxy'];
+  return seconds === undefined ? '—' : fixed(seconds, 2);
 }
 
 function fixed(value: number, digits: number): string {

@@ -30,6 +30,11 @@ export interface PullSample extends TimedPull {
 export interface ModeRuns {
   mode: Mode;
   runs: PullSample[];
+  /**
+   * Cold modes: CPU seconds per process from the start of each timed cold pull until the mirror had stored the
+   * blob. A mirror that checks the digest only after the client has its bytes (docker-registry's proxy) pays here.
+   */
+  storedCpu: Array<Record<string, number>>;
   verifications: Verification[];
   failures: Failure[];
 }
@@ -47,7 +52,7 @@ export async function measureThroughput(
   repeat: number,
   progress: (line: string) => void,
 ): Promise<ModeRuns[]> {
-  const results = new Map<Mode, ModeRuns>(MODES.map((mode) => [mode, { mode, runs: [], verifications: [], failures: [] }]));
+  const results = new Map<Mode, ModeRuns>(MODES.map((mode) => [mode, { mode, runs: [], storedCpu: [], verifications: [], failures: [] }]));
   const url = (target: PullTarget) => target.blobUrl(origin.blob.digest);
 
   const failuresOf = (mode: Mode) => results.get(mode)!.failures;
@@ -66,7 +71,7 @@ export async function measureThroughput(
       });
       if (sample) modeRuns.runs.push(sample);
       progress(`#${i} ${mode}: ${sample ? `${(sample.bytes / sample.seconds / 1e9).toFixed(2)} GB/s` : 'FAILED'}`);
-    });
+    }, (mode, cpu) => results.get(mode)!.storedCpu.push(cpu));
   }
   return [...results.values()];
 }
@@ -81,6 +86,7 @@ async function round(
   origin: Origin,
   failuresOf: (mode: Mode) => Failure[],
   record: PullRecorder,
+  onStored?: (mode: Mode, cpu: Record<string, number>) => void,
 ): Promise<void> {
   const direct = directTarget(origin);
   await record('direct', direct);
@@ -98,12 +104,15 @@ async function round(
   for (const [name, start] of mirrors) {
     const target = await start(cleanup, origin);
     try {
-      await record(`${name} cold`, target);
+      const cold = `${name} cold` as const;
       const warm = `${name} warm` as const;
-      const stored = await attempt(`${warm}: the cold pull stored`, target, failuresOf(warm), () =>
-        target.waitCached(origin.blob).then(() => true),
-      );
-      if (stored) await record(warm, target);
+      const { result: stored, cpu } = await cpuDuring(target.pids, async () => {
+        await record(cold, target);
+        return attempt(`${warm}: the cold pull stored`, target, failuresOf(warm), () => target.waitCached(origin.blob).then(() => true));
+      });
+      if (!stored) continue;
+      onStored?.(cold, cpu);
+      await record(warm, target);
     } finally {
       await target.stop();
     }
