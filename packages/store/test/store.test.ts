@@ -156,6 +156,21 @@ describe('ContentStore writes', () => {
     await writer.abort();
   });
 
+  it('hands chunks to readers as it takes them; contiguousBytes counts only what is in the file', async () => {
+    const store = await openStore();
+    const bytes = randomBytes(8 << 20);
+    const writer = await store.createWriter(parseDigest(digestOf(bytes)), bytes.byteLength);
+    const accepted: number[] = [];
+    writer.on('accepted', (offset, chunk) => accepted.push(offset + chunk.byteLength));
+    const appends = [0, 1, 2, 3].map((i) => writer.append(bytes.subarray(i << 21, (i + 1) << 21)));
+    // Taken synchronously, before any of it can be in the file.
+    expect(accepted).toEqual([2 << 20, 4 << 20, 6 << 20, 8 << 20]);
+    expect(writer.contiguousBytes).toBe(0);
+    await Promise.all(appends);
+    expect(writer.contiguousBytes).toBe(bytes.byteLength);
+    expect((await writer.commit({ source: 'origin' })).size).toBe(bytes.byteLength);
+  });
+
   it('refuses wrong bytes: DigestMismatchError, no file, no record, empty tmp', async () => {
     const store = await openStore();
     const expected = randomBytes(5_000);
