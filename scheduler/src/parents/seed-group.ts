@@ -7,24 +7,24 @@
  *   it). The scheduler sends every child the list of the seed's children (`swarm`), and a daemon asks the seed only
  *   for the pieces it ranks first for on that list, so the members split the seed's pieces between them and each
  *   piece leaves the seed about once. LoadAwarePolicy hands the seed to every child of a burst (while fewer than K
- *   others hold a piece): the seed then serves hundreds of children (bench sim: 12·S from the origin at 300 nodes).
- *   The seed is still the last resort of a child with no other candidate.
+ *   others hold a piece), and the seed's upload is spread over all of them (bench sim, 300 nodes, 1 GiB at
+ *   100 MB/s: load-aware p99 2.55×, seed-group 1.33×). The seed is still the last resort of a child with no other
+ *   candidate.
  * - The group is larger than K (16 by default): every piece enters the swarm through a member, and a member's
- *   upload carries its share of the seed's pieces to its mates and the first copies to everyone else. With K = 4
- *   members each sent its pieces to 3 mates and to all of its own children: the swarm got about one new piece per
- *   piece-time through 4 links, and everyone else idled on the group (bench sim, 300 nodes: p99 1.55× → 1.45×).
- *   A member gets the seed, K − 1 mates, and once other peers hold pieces K − 1 of them too (it wants 2K − 1
- *   parents): with mates only, members were the last to finish.
- * - Candidates are ranked by load first: one more unfinished child outweighs any score difference. A parent's
- *   upload is shared by its children; ranked by score, an extra child moved a parent down by less than the random
- *   offset, children counts ranged 2–10, and the children of crowded parents fell behind for good (p99 1.57× →
- *   1.55×, with the tail no longer made of the same few).
+ *   upload carries its share of the seed's pieces to its mates and the first copies to everyone else. With 4
+ *   members the swarm idled on the group (same run: p99 1.48×). A member gets the seed, K − 1 mates, and once
+ *   other peers hold pieces K − 1 of them too (it wants 2K − 1 parents): with mates only, members finished last.
+ *   More mates are worse: a member's upload then goes to its mates and pieces leave the group late (Kraken's test
+ *   at 300 nodes: p99 1.34× with 3 mates, 1.95× with all 15).
+ * - Candidates are ranked by load first: one more unfinished child outweighs any score difference. A parent's upload
+ *   is shared by its children; ranked by score, an extra child moved a parent down by less than the random offset,
+ *   children counts ranged from 2 to 10, and the children of crowded parents fell behind for good.
  * - Among equal loads, by score plus a fixed pseudo-random offset in [0, SPREAD) per (child, candidate) pair. In a
  *   burst nobody holds anything yet and every score ties: a fixed order hands each newcomer the previous few
  *   arrivals, a chain that pieces crawl down one hop at a time; a random order makes a shallow graph.
  * - While no daemon candidate holds a piece (the start of a burst) a child gets ⌈K/2⌉ parents: the scheduler tops a
  *   child with fewer than K up at one of its next reports, by then choosing by who holds what. K at once made a
- *   deeper graph (p99 1.55× → 2.05×).
+ *   deeper graph (p99 1.55× → 2.05× when measured).
  */
 import { freeSlots, scoreCandidate } from './load-aware.ts';
 import type { ParentCandidate, ParentPolicy, ParentRequest } from './policy.ts';
