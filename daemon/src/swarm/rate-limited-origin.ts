@@ -1,5 +1,12 @@
 import type { Readable } from 'node:stream';
-import { OriginClient, type OriginClientOptions, type OriginRequest, type OriginResponse } from '@flotilla/origin';
+import {
+  OriginClient,
+  type BlobBody,
+  type OriginBlobRequest,
+  type OriginClientOptions,
+  type OriginRequest,
+  type OriginResponse,
+} from '@flotilla/origin';
 import { throttleStream, type TokenBucket } from '@flotilla/ratelimit';
 
 /**
@@ -19,6 +26,28 @@ export class RateLimitedOriginClient extends OriginClient {
     if (this.#bucket.unlimited) return response;
     return { ...response, body: throttled(response.body, this.#bucket) };
   }
+
+  override async requestBlob(req: OriginBlobRequest): Promise<OriginResponse<BlobBody>> {
+    const response = await super.requestBlob(req);
+    if (this.#bucket.unlimited) return response;
+    return { ...response, body: throttledBlob(response.body, this.#bucket) };
+  }
+}
+
+/**
+ * A pooled blob body whose reads are paid for in the bucket before they are handed on; while the reader waits, the
+ * body's read-ahead fills and the connection stops reading, so the origin's socket feels the limit too.
+ */
+function throttledBlob(body: BlobBody, bucket: TokenBucket): BlobBody {
+  return {
+    async read() {
+      const held = await body.read();
+      if (held === undefined) return undefined;
+      await bucket.take(held.bytes.byteLength);
+      return held;
+    },
+    destroy: (reason) => body.destroy(reason),
+  };
 }
 
 /** The body through the bucket; errors flow to the reader, and a reader that gives up releases the upstream. */
