@@ -19,7 +19,7 @@ import { pieceRange } from '@flotilla/wire';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { fetchPiece } from '../../../daemon/src/swarm/fetch-piece.ts';
-import { cpuSeconds } from '../common/proc.ts';
+import { cpuSeconds, peakRssBytes } from '../common/proc.ts';
 import { parseArgs, type PieceCpuOptions } from './options.ts';
 import type { ServerReady } from './server.ts';
 
@@ -43,6 +43,8 @@ async function main(): Promise<void> {
     await node.dial(multiaddr(ready.address.includes('/p2p/') ? ready.address : `${ready.address}/p2p/${ready.peerId}`));
     const results: RoundResult[] = [];
     for (let round = 0; round < options.rounds; round++) results.push(await fetchAll(node, parent, ready, options, server));
+    const peakMiB = async (pid: number): Promise<string> => ((await peakRssBytes(pid)) / 2 ** 20).toFixed(0);
+    console.log(`peak RSS MiB: receiver ${await peakMiB(process.pid)}, sender ${await peakMiB(server.pid!)}`);
     for (const [i, r] of results.entries()) {
       console.log(
         `round ${i + 1}: ${r.mb.toFixed(0)} MB in ${r.wallS.toFixed(2)} s (${(r.mb / r.wallS).toFixed(0)} MB/s) · CPU ms/MB: ` +
