@@ -111,6 +111,12 @@ export class PieceSessions {
   }
 
   #put(key: string, rpc: RpcStream): void {
+    if (rpc.reader.bufferedBytes > 0) {
+      // Bytes after the body, before any request: the parent broke the protocol; never reuse the stream.
+      rpc.reader.release();
+      rpc.stream.abort(new WireError('unexpected data after the piece'));
+      return;
+    }
     const idle = this.#idle.get(key) ?? [];
     if (idle.length >= MAX_IDLE_SESSIONS) {
       rpc.reader.release();
