@@ -38,4 +38,19 @@ describe('first fetchers of fresh pieces', () => {
     for (const count of firsts) expect(count).toBeGreaterThan(PIECES / CHILDREN / 2);
     for (const pool of pools) pool.stop();
   });
+
+  it('counts a piece only the seed group holds as held by nobody: it is the swarm\'s rarest', async () => {
+    const [self, member, other] = await Promise.all(Array.from({ length: 3 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()));
+    const pool = poolOf(self!);
+    // The fake node cannot dial: the parents stay, with what we mark in their `have`.
+    pool.add([member!, other!].map((peerId) => ({ peerId, addresses: [] })));
+    pool.get(member!)!.have.add(1);
+    pool.get(member!)!.have.add(2);
+    pool.get(other!)!.have.add(2);
+    expect([0, 1, 2].map((i) => pool.holdersOutsideSeedGroup(i))).toEqual([0, 1, 2]);
+    pool.setSwarm([self!, member!]);
+    expect([0, 1, 2].map((i) => pool.holdersOutsideSeedGroup(i))).toEqual([0, 0, 1]);
+    expect([0, 1, 2].map((i) => pool.daemonsHolding(i))).toEqual([0, 1, 2]);
+    pool.stop();
+  });
 });

@@ -1,8 +1,8 @@
 /*
  * One simulated daemon fetching one blob: a model of daemon/src/swarm/piece-download.ts on simulated time. It
  * keeps the daemon's rules — its share of the node's --pieces-in-flight at once; the piece order of piece-order.ts (the reader's
- * next pieces in order, then rarest first among its parents, ties in the daemon's own pseudo-random order; see
- * PiecePicker); a piece only once its digest is known; other daemons before the seed, least loaded first; the seed
+ * next pieces in order, then rarest first among its parents outside the seed group, ties in the daemon's own
+ * pseudo-random order; see PiecePicker); a piece only once its digest is known; other daemons before the seed, least loaded first; the seed
  * asked only for the pieces this child ranks first for among the scheduler's list of the seed's children (two at a
  * time) and for the reader's next piece once no daemon passed it on within the patience; a parent that answers busy
  * rested for as long as it asks (20 ms – 2 s); the frontier fetched from the origin when nobody could serve it in time (see OriginFallback);
@@ -55,6 +55,8 @@ export interface ParentLink {
   readonly holder: Download | undefined;
   inFlight: number;
   busyUntil: number;
+  /** On the scheduler's list of the seed's children (the seed group). */
+  inGroup: boolean;
 }
 
 /** What a download asks of the simulation around it. */
@@ -88,6 +90,8 @@ export class Download {
   readonly #state: Uint8Array;
   /** Per piece: how many daemon parents (not the seed) hold it. */
   readonly #holders: Uint16Array;
+  /** Per piece: how many of those are on the scheduler's list of the seed's children (the seed group). */
+  readonly #groupHolders: Uint16Array;
   readonly #links: ParentLink[] = [];
   #seed: ParentLink | undefined;
   /** Hashes of the seed's other unfinished children: the scheduler's `swarm` list (undefined: not sent). */
@@ -122,6 +126,7 @@ export class Download {
     this.#hash = mix(node, 0x5eed);
     this.#state = new Uint8Array(pieceCount);
     this.#holders = new Uint16Array(pieceCount);
+    this.#groupHolders = new Uint16Array(pieceCount);
     this.#seedHadAt = new Float64Array(pieceCount);
     this.#frontierSince = now;
     this.#gainedAt = now;
@@ -152,7 +157,11 @@ export class Download {
     if (known > this.known && this.#seed) this.#gainedAt = now;
     for (let i = this.known; i < known; i++) this.#seedHadAt[i] = now;
     this.known = Math.max(this.known, known);
-    if (swarm) this.#swarm = swarm.filter((id) => id !== this.peerId).map((id) => this.#world.hashOf(id));
+    if (swarm) {
+      this.#swarm = swarm.filter((id) => id !== this.peerId).map((id) => this.#world.hashOf(id));
+      const group = new Set(this.#swarm);
+      for (const link of this.#links) this.#setInGroup(link, group.has(link.hash));
+    }
     for (const peerId of parents ?? []) {
       if (peerId === this.peerId || this.#links.some((l) => l.peerId === peerId)) continue;
       const link = this.#world.link(this, peerId);
@@ -162,13 +171,15 @@ export class Download {
       if (link.holder) {
         link.holder.watchers.push(this);
         for (let i = 0; i < this.pieceCount; i++) if (link.holder.has(i)) this.#holders[i]!++;
+        this.#setInGroup(link, this.#swarm?.includes(link.hash) ?? false);
       }
     }
     this.#world.wake(this);
   }
 
-  /** A daemon parent finished a piece. */
-  parentHas(index: number, now: number): void {
+  /** A daemon parent (`from`, its download) finished a piece. */
+  parentHas(index: number, now: number, from: Download): void {
+    if (this.#links.find((l) => l.holder === from)?.inGroup) this.#groupHolders[index]!++;
     this.#holders[index]!++;
     this.#gainedAt = now;
     if (this.#state[index] === MISSING) this.#world.wake(this);
@@ -195,8 +206,8 @@ export class Download {
         end: Math.min(this.known, this.pieceCount),
         window: DAEMON.inOrderWindow,
         requestable: (i) => this.#requestable(i, now),
-        holders: (i) => this.#holders[i]!,
-        daemonsOnly: this.#seed === undefined,
+        // ParentPool.holdersOutsideSeedGroup: a piece only the group holds is the swarm's rarest.
+        holders: (i) => this.#holders[i]! - this.#groupHolders[i]!,
         tie: (i) => mix(this.#hash, i),
       },
       free * 4,
@@ -225,7 +236,7 @@ export class Download {
       this.#frontierSince = at;
       if (parent) this.#frontierFromOrigin = false;
     }
-    for (const child of this.watchers) child.parentHas(index, at);
+    for (const child of this.watchers) child.parentHas(index, at, this);
     if (this.complete) {
       this.doneAt = at;
       this.#world.finished(this, at);
@@ -305,6 +316,14 @@ export class Download {
       }
     }
     return best;
+  }
+
+  /** Counts the parent's pieces as held inside the seed group, or no longer. */
+  #setInGroup(link: ParentLink, inGroup: boolean): void {
+    if (!link.holder || link.inGroup === inGroup) return;
+    link.inGroup = inGroup;
+    const step = inGroup ? 1 : -1;
+    for (let i = 0; i < this.pieceCount; i++) if (link.holder.has(i)) this.#groupHolders[i]! += step;
   }
 
   /** ParentPool.firstFetcher: do we rank first for this piece among the seed's children (else us and our daemon parents)? */

@@ -241,7 +241,7 @@ class Simulation implements DownloadWorld {
     const isSeed = node >= this.#c.nodes;
     const blob = this.#blobs[download.blob]!;
     if (isSeed) blob.seedWatchers.push(download);
-    return { node, peerId, isSeed, hash: mix(node, 0x5eed), holder: isSeed ? undefined : blob.downloads[node], inFlight: 0, busyUntil: 0 };
+    return { node, peerId, isSeed, hash: mix(node, 0x5eed), holder: isSeed ? undefined : blob.downloads[node], inFlight: 0, busyUntil: 0, inGroup: false };
   }
 
   requestPiece(download: Download, parent: ParentLink, index: number, now: number): void {

@@ -1,7 +1,7 @@
 /*
  * The daemon's piece order (daemon/src/swarm/piece-order.ts, WindowThenRarest) in one pass without sorting, for
  * millions of picks: the reader's next piece and the following window - 1 pieces in order when a daemon parent
- * holds them, then the rest rarest first (fewest daemon parents holding it), ties in the daemon's own pseudo-random
+ * holds them, then the rest rarest first (fewest daemon parents outside the seed group holding it), ties in the daemon's own pseudo-random
  * order (`tie`, lowest first). Only pieces in [frontier, end) are looked at: nothing past the known digests is
  * requestable. A test holds it to the daemon's own class.
  */
@@ -14,12 +14,10 @@ export interface PickView {
   window: number;
   /** Missing, not in flight, and some parent may be asked for it now. */
   requestable(index: number): boolean;
-  /** How many daemon parents (not the seed) hold the piece. */
+  /** How many daemon parents outside the seed group hold the piece (its rarity). */
   holders(index: number): number;
   /** The piece's place among equally rare ones (lower first): the daemon's tieRank. */
   tie(index: number): number;
-  /** No parent but daemons: a piece no daemon parent holds is not requestable (a shortcut, not a rule). */
-  daemonsOnly?: boolean;
 }
 
 /** Up to `count` requestable pieces, most wanted first. */
@@ -40,7 +38,7 @@ export function pickPieces(view: PickView, count: number): number[] {
     if (i < windowEnd && picked.includes(i)) continue;
     const h = view.holders(i);
     // A bucket above a full lower one can contribute nothing.
-    if (h > bestFull || (h === 0 && view.daemonsOnly)) continue;
+    if (h > bestFull) continue;
     if (!view.requestable(i)) continue;
     const bucket = (buckets[h] ??= []);
     const tie = view.tie(i);

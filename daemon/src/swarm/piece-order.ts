@@ -5,7 +5,7 @@ export interface PieceAvailability {
   readonly frontier: number;
   /** Missing, not in flight, and some parent may be asked for it now. */
   requestable(index: number): boolean;
-  /** How many parents other than the seed hold the piece: how many daemons could pass it on (rarity). */
+  /** How many parents outside the seed group hold the piece: how many daemons beyond it could pass it on (rarity). */
   holders(index: number): number;
 }
 
@@ -16,9 +16,9 @@ export interface PieceOrder {
 }
 
 /**
- * The reader's next piece first, then the following `window - 1` pieces in order when another daemon holds them
- * (the HTTP client streams the contiguous prefix, so these are what it waits on next), then everything else
- * rarest-first — pieces no daemon holds yet before pieces one daemon holds, and so on — and among equally rare
+ * The reader's next piece first, then the following `window - 1` pieces in order when a daemon outside the seed
+ * group holds them (the HTTP client streams the contiguous prefix, so these are what it waits on next), then
+ * everything else rarest-first — pieces no such daemon holds yet before pieces one holds, and so on — and among equally rare
  * pieces in this daemon's own pseudo-random order (`tieRank`, lowest first). Earliest-first among equals made every
  * daemon hold the same prefix: a daemon then had nothing its children lacked, and in bench sim the swarm's links
  * carried about 55 % of what they could (p50 2.06× S/B at 100 nodes, 1.40× with a per-daemon order).
