@@ -1,3 +1,5 @@
+import { pieceRank } from '../../../daemon/src/swarm/piece-rank.ts';
+
 /** A small seeded PRNG (mulberry32): the same --rng-seed gives the same run, bit for bit. */
 export class Rng {
   #state: number;
@@ -25,11 +27,8 @@ export class Rng {
   }
 }
 
-/** A well-mixed 32-bit hash of two integers (murmur3's finalizer): first-fetcher ranks, rendezvous order. */
-export function mix(a: number, b: number): number {
-  let h = Math.imul(a ^ Math.imul(b + 1, 0x9e3779b1), 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+/**
+ * A well-mixed 32-bit hash of two integers: first-fetcher ranks, piece order, rendezvous order. The daemon's own
+ * piece rank, so simulated daemons order pieces exactly as real ones do.
+ */
+export const mix: (a: number, b: number) => number = pieceRank;
