@@ -1,9 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '@flotilla/config';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { loadDaemonConfig, type DaemonConfig } from '../src/config.ts';
+import { configErrorOf } from './config-support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-daemon-config-'));
 let files = 0;
@@ -11,16 +11,6 @@ function configFile(yaml: string): string {
   const path = join(dir, `daemon-${files++}.yml`);
   writeFileSync(path, yaml);
   return path;
-}
-
-function errorOf(argv: string[], env: NodeJS.ProcessEnv = {}): string {
-  try {
-    loadDaemonConfig(argv, env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error(`accepted ${argv.join(' ')}`);
 }
 
 describe('daemon config', () => {
@@ -139,35 +129,35 @@ describe('daemon config', () => {
       '127.0.0.1:5000': { insecure: true },
       'ghcr.io': { caFile: '/etc/ca.pem', username: 'bot', password: 's3cret' },
     });
-    expect(errorOf(['--registries', 'x'])).toMatch(/^--registries can only be set in a config file/);
+    expect(configErrorOf(['--registries', 'x'])).toMatch(/^--registries can only be set in a config file/);
   });
 
   it('names the flag, env var or file key and the value in each kind of error', () => {
-    expect(errorOf(['--mirror-listen', 'abc'])).toBe('invalid value for --mirror-listen: "abc" (expected HOST:PORT)');
-    expect(errorOf(['--mirorr-listen', '1.2.3.4:5'])).toBe('unknown flag --mirorr-listen (did you mean --mirror-listen?)');
-    expect(errorOf(['--data-dir'])).toBe('missing value for --data-dir (expected DIR)');
-    expect(errorOf([], { FLOTILLA_MIRROR_LISTEN: '127.0.0.1:70000' })).toBe(
+    expect(configErrorOf(['--mirror-listen', 'abc'])).toBe('invalid value for --mirror-listen: "abc" (expected HOST:PORT)');
+    expect(configErrorOf(['--mirorr-listen', '1.2.3.4:5'])).toBe('unknown flag --mirorr-listen (did you mean --mirror-listen?)');
+    expect(configErrorOf(['--data-dir'])).toBe('missing value for --data-dir (expected DIR)');
+    expect(configErrorOf([], { FLOTILLA_MIRROR_LISTEN: '127.0.0.1:70000' })).toBe(
       'invalid value for FLOTILLA_MIRROR_LISTEN: "127.0.0.1:70000" (expected HOST:PORT with PORT from 0 to 65535)',
     );
-    expect(errorOf(['--log-level', 'loud'])).toBe(
+    expect(configErrorOf(['--log-level', 'loud'])).toBe(
       'invalid value for --log-level: "loud" (expected one of trace, debug, info, warn, error, silent)',
     );
-    expect(errorOf(['--origin-idle-timeout', '10 seconds'])).toMatch(
+    expect(configErrorOf(['--origin-idle-timeout', '10 seconds'])).toMatch(
       /^invalid value for --origin-idle-timeout: "10 seconds" \(expected a duration/,
     );
-    expect(errorOf(['--origin-connect-timeout', '0'])).toMatch(/^invalid value for --origin-connect-timeout: "0" .*at least 1ms\)$/);
-    expect(errorOf(['--max-manifest-size', '4XB'])).toMatch(/^invalid value for --max-manifest-size: "4XB" \(expected a size/);
-    expect(errorOf(['--registry-alias', 'Local=127.0.0.1:5000'])).toMatch(
+    expect(configErrorOf(['--origin-connect-timeout', '0'])).toMatch(/^invalid value for --origin-connect-timeout: "0" .*at least 1ms\)$/);
+    expect(configErrorOf(['--max-manifest-size', '4XB'])).toMatch(/^invalid value for --max-manifest-size: "4XB" \(expected a size/);
+    expect(configErrorOf(['--registry-alias', 'Local=127.0.0.1:5000'])).toMatch(
       /^invalid value for --registry-alias: "Local=127.0.0.1:5000" \(expected NAME=HOST\[:PORT\] where NAME is a lowercase/,
     );
-    expect(errorOf(['--insecure-registry', 'http://r'])).toMatch(/^invalid value for --insecure-registry: "http:\/\/r"/);
+    expect(configErrorOf(['--insecure-registry', 'http://r'])).toMatch(/^invalid value for --insecure-registry: "http:\/\/r"/);
     const typo = configFile('mirorr-listen: 127.0.0.1:1\n');
-    expect(errorOf(['--config', typo])).toBe(`config file ${typo}: unknown key "mirorr-listen" (did you mean "mirror-listen"?)`);
+    expect(configErrorOf(['--config', typo])).toBe(`config file ${typo}: unknown key "mirorr-listen" (did you mean "mirror-listen"?)`);
     const badType = configFile('registries:\n  r.example:\n    insecure: "maybe"\n');
-    expect(errorOf(['--config', badType])).toBe(
+    expect(configErrorOf(['--config', badType])).toBe(
       `config file ${badType}: invalid value for "registries.r.example.insecure": "maybe" (expected true or false)`,
     );
     const badKey = configFile('registries:\n  r.example:\n    user: bot\n');
-    expect(errorOf([], { FLOTILLA_CONFIG: badKey })).toBe(`config file ${badKey}: unknown key "registries.r.example.user"`);
+    expect(configErrorOf([], { FLOTILLA_CONFIG: badKey })).toBe(`config file ${badKey}: unknown key "registries.r.example.user"`);
   });
 });

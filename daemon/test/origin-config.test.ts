@@ -1,20 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '@flotilla/config';
 import { DEFAULT_BLOB_TRANSPORT } from '@flotilla/origin';
 import { describe, expect, it } from 'vitest';
 import { blobTransportTuning, loadDaemonConfig } from '../src/config.ts';
-
-function errorOf(argv: string[], env: NodeJS.ProcessEnv = {}): string {
-  try {
-    loadDaemonConfig(argv, env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error(`accepted ${argv.join(' ')}`);
-}
+import { configErrorOf } from './config-support.ts';
 
 describe('origin client knobs of the daemon config', () => {
   it('default to the origin client defaults', () => {
@@ -38,11 +28,11 @@ describe('origin client knobs of the daemon config', () => {
   });
 
   it('name the flag or env var of a bad value', () => {
-    expect(errorOf(['--origin-read-ahead', '1KiB'])).toMatch(/^invalid value for --origin-read-ahead: "1KiB" /);
-    expect(errorOf(['--origin-keep-alive', 'forever'])).toMatch(/^invalid value for --origin-keep-alive: "forever" /);
-    expect(errorOf(['--origin-idle-connections', '-1'])).toMatch(/^invalid value for --origin-idle-connections: "-1" /);
-    expect(errorOf([], { FLOTILLA_ORIGIN_POOLED_BUFFERS: 'many' })).toMatch(/^invalid value for FLOTILLA_ORIGIN_POOLED_BUFFERS: "many" /);
-    expect(errorOf(['--origin-writes-in-flight', '0'])).toMatch(/^invalid value for --origin-writes-in-flight: "0" /);
-    expect(errorOf(['--origin-write-batch', '1B'])).toMatch(/^invalid value for --origin-write-batch: "1B" /);
+    expect(configErrorOf(['--origin-read-ahead', '1KiB'])).toMatch(/^invalid value for --origin-read-ahead: "1KiB" /);
+    expect(configErrorOf(['--origin-keep-alive', 'forever'])).toMatch(/^invalid value for --origin-keep-alive: "forever" /);
+    expect(configErrorOf(['--origin-idle-connections', '-1'])).toMatch(/^invalid value for --origin-idle-connections: "-1" /);
+    expect(configErrorOf([], { FLOTILLA_ORIGIN_POOLED_BUFFERS: 'many' })).toMatch(/^invalid value for FLOTILLA_ORIGIN_POOLED_BUFFERS: "many" /);
+    expect(configErrorOf(['--origin-writes-in-flight', '0'])).toMatch(/^invalid value for --origin-writes-in-flight: "0" /);
+    expect(configErrorOf(['--origin-write-batch', '1B'])).toMatch(/^invalid value for --origin-write-batch: "1B" /);
   });
 });

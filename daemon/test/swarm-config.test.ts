@@ -1,16 +1,6 @@
-import { ConfigError } from '@flotilla/config';
 import { describe, expect, it } from 'vitest';
 import { loadDaemonConfig, p2pEnabled } from '../src/config.ts';
-
-function errorOf(argv: string[]): string {
-  try {
-    loadDaemonConfig(argv, {});
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error(`accepted ${argv.join(' ')}`);
-}
+import { configErrorOf } from './config-support.ts';
 
 describe('daemon P2P options', () => {
   it('is off unless a scheduler or a P2P listen address is given', () => {
@@ -52,10 +42,10 @@ describe('daemon P2P options', () => {
   });
 
   it('rejects malformed addresses and out-of-range counts', () => {
-    expect(errorOf(['--p2p-listen', '127.0.0.1:7000'])).toMatch(/^invalid value for --p2p-listen: "127.0.0.1:7000" \(expected a multiaddr/);
-    expect(errorOf(['--p2p-listen', '/ip4/nope/tcp/1'])).toMatch(/^invalid value for --p2p-listen/);
-    expect(errorOf(['--scheduler', 'sched'])).toMatch(/^invalid value for --scheduler: "sched"/);
-    expect(errorOf(['--pieces-in-flight', '0'])).toMatch(/^invalid value for --pieces-in-flight/);
-    expect(errorOf(['--upload-slots', '-1'])).toMatch(/^invalid value for --upload-slots/);
+    expect(configErrorOf(['--p2p-listen', '127.0.0.1:7000'])).toMatch(/^invalid value for --p2p-listen: "127.0.0.1:7000" \(expected a multiaddr/);
+    expect(configErrorOf(['--p2p-listen', '/ip4/nope/tcp/1'])).toMatch(/^invalid value for --p2p-listen/);
+    expect(configErrorOf(['--scheduler', 'sched'])).toMatch(/^invalid value for --scheduler: "sched"/);
+    expect(configErrorOf(['--pieces-in-flight', '0'])).toMatch(/^invalid value for --pieces-in-flight/);
+    expect(configErrorOf(['--upload-slots', '-1'])).toMatch(/^invalid value for --upload-slots/);
   });
 });
