@@ -4,61 +4,14 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from '
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '@flotilla/oci';
-import { freePort, pushRandomImage, runChecked, startRegistry, waitFor, type PushedTestImage, type Registry } from '@flotilla/test';
-import { OriginError, type BlobBody, type OriginBlobRequest, type OriginClient } from '../src/index.ts';
-import { startTestServer, testClient, type TestServer } from './helpers.ts';
+import { pushRandomImage, runChecked, startRegistry, type PushedTestImage, type Registry } from '@flotilla/test';
+import type { OriginBlobRequest } from '../src/index.ts';
+import { afterThisTest, client, expectOriginError, rawServer, readBody, server } from './scaffold.ts';
 
 // requestBlob: the blob GET whose body is read into pooled memory over a connection of its own. Same auth,
 // redirect and deadline rules as request(); these tests cover the transport itself.
-
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function client(...args: Parameters<typeof testClient>): OriginClient {
-  const c = testClient(...args);
-  cleanups.push(() => c.close());
-  return c;
-}
-
-async function server(handler: Parameters<typeof startTestServer>[0]): Promise<TestServer> {
-  const s = await startTestServer(handler);
-  cleanups.push(() => s.close());
-  return s;
-}
-
-/** A TCP server that answers every connection with `respond` (raw bytes, for framings node:http never sends). */
-async function rawServer(respond: (socket: Socket) => void): Promise<string> {
-  const sockets: Socket[] = [];
-  const tcp = createTcpServer((socket) => {
-    sockets.push(socket);
-    socket.once('data', () => respond(socket));
-  });
-  await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        tcp.close(() => resolve());
-      }),
-  );
-  return `127.0.0.1:${(tcp.address() as AddressInfo).port}`;
-}
-
-/** Reads a body to its end, copying each run out and releasing it, as a consumer must; `pauseMs(i)` after run i. */
-async function readBody(body: BlobBody, pauseMs?: (run: number) => number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for (let held = await body.read(); held; held = await body.read()) {
-    parts.push(Buffer.from(held.bytes));
-    held.release();
-    const ms = pauseMs?.(parts.length - 1) ?? 0;
-    if (ms) await new Promise((resolve) => setTimeout(resolve, ms));
-  }
-  return Buffer.concat(parts);
-}
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const blob = (registry: string, extra: Partial<OriginBlobRequest> = {}): OriginBlobRequest => ({
@@ -67,19 +20,6 @@ const blob = (registry: string, extra: Partial<OriginBlobRequest> = {}): OriginB
   reference: DIGEST,
   ...extra,
 });
-
-/** Our deadlines are socket timers: they fire close to the deadline, well within this. */
-const TIMER_SLACK_MS = 1_000;
-
-async function expectOriginError(promise: Promise<unknown>, kind: OriginError['kind'], message?: RegExp): Promise<void> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(OriginError);
-  expect((err as OriginError).kind).toBe(kind);
-  if (message) expect((err as OriginError).message).toMatch(message);
-}
 
 describe('from a registry', () => {
   let registry: Registry;
@@ -213,7 +153,7 @@ describe('kept connections', () => {
       });
     });
     await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
-    cleanups.push(
+    afterThisTest(
       () =>
         new Promise<void>((resolve) => {
           for (const s of sockets) s.destroy();
@@ -253,52 +193,6 @@ describe('kept connections', () => {
   });
 });
 
-describe('deadlines and failures', () => {
-  it('first byte: a server that accepts and never answers times out', async () => {
-    const host = await rawServer(() => {});
-    const started = Date.now();
-    await expectOriginError(client({}, { firstByteTimeoutMs: 500 }).requestBlob(blob(host)), 'timeout', new RegExp(host));
-    const elapsed = Date.now() - started;
-    expect(elapsed).toBeGreaterThanOrEqual(450);
-    expect(elapsed).toBeLessThan(500 + TIMER_SLACK_MS);
-  });
-
-  it('body idle: half a body, then a stall, fails the body with a timeout', async () => {
-    const stalled = await server((_req, res) => {
-      res.writeHead(200, { 'content-length': '1000' });
-      res.write(Buffer.alloc(500, 1));
-    });
-    const res = await client({}, { idleTimeoutMs: 500 }).requestBlob(blob(stalled.host));
-    const started = Date.now();
-    await expectOriginError(readBody(res.body), 'timeout');
-    expect(Date.now() - started).toBeLessThan(500 + TIMER_SLACK_MS);
-  });
-
-  it('connection refused is unreachable', async () => {
-    const port = await freePort();
-    await expectOriginError(client().requestBlob(blob(`127.0.0.1:${port}`)), 'unreachable');
-  });
-
-  it('aborting via the signal fails the body with the signal reason and closes the upstream connection', async () => {
-    let upstreamClosed = false;
-    const stalled = await server((req, res) => {
-      req.socket.once('close', () => (upstreamClosed = true));
-      res.writeHead(200, { 'content-length': '1000' });
-      res.write(Buffer.alloc(10));
-    });
-    const controller = new AbortController();
-    const res = await client().requestBlob(blob(stalled.host, { signal: controller.signal }));
-    const reading = readBody(res.body).then(
-      () => 'ended',
-      (err: unknown) => err,
-    );
-    const reason = new Error('shutting down');
-    controller.abort(reason);
-    expect(await reading).toBe(reason);
-    await waitFor(() => upstreamClosed, 2_000);
-  });
-});
-
 describe('TLS', () => {
   let dir: string;
   afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -314,8 +208,8 @@ describe('TLS', () => {
     const payload = Buffer.alloc(3 << 20, 7);
     const https = createHttpsServer({ key: await readFile(key), cert: caPem }, (_req, res) => res.end(payload));
     await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise<void>((resolve) => https.close(() => resolve())));
-    https.on('connection', (socket) => cleanups.push(() => void socket.destroy()));
+    afterThisTest(() => new Promise<void>((resolve) => https.close(() => resolve())));
+    https.on('connection', (socket) => afterThisTest(() => void socket.destroy()));
     const host = `127.0.0.1:${(https.address() as AddressInfo).port}`;
 
     await expectOriginError(client({ [host]: { insecure: false } }).requestBlob(blob(host)), 'unreachable');
