@@ -55,6 +55,7 @@ describe('scheduler killed mid fan-out', () => {
     let killed: Promise<void> | undefined;
     let killedAtMs = 0;
     let originAtKill = 0;
+    let doneAfterKill = 0;
     const started = performance.now();
     const results = await Promise.all(
       daemons.map((d) =>
@@ -65,20 +66,25 @@ describe('scheduler killed mid fan-out', () => {
             originAtKill = proxy.blobBytes(digest);
             killed = scheduler.service.kill();
           }
-        }).then((pull) => pull.digest),
+        }).then((pull) => {
+          if (killed) doneAfterKill++;
+          return pull.digest;
+        }),
       ),
     );
     const wallMs = performance.now() - started;
     await killed;
     const origin = proxy.blobBytes(digest);
+    // Daemons that still needed the seed when it died say so; with the seed's pieces all in the swarm by then, none need to.
     const carriedOn = daemons.filter((d) => linesWith(d, 'seed gone: the swarm carries on', { digest }).length > 0).length;
     console.log(
       `kill at 1/3: ${Math.round(wallMs)} ms (killed at ${Math.round(killedAtMs)} ms), origin served ${(origin / SIZE).toFixed(2)}x the blob (${(originAtKill / SIZE).toFixed(2)}x before the kill),` +
-        ` ${carriedOn} daemons carried on without the scheduler`,
+        ` ${doneAfterKill} pulls finished after the kill, ${carriedOn} daemons noticed the seed gone`,
     );
     expect(killed).toBeDefined();
     for (const result of results) expect(result).toBe(digest);
-    expect(carriedOn).toBeGreaterThan(0);
+    // The kill came mid fan-out: pulls were still running and finished without the scheduler.
+    expect(doneAfterKill).toBeGreaterThan(0);
     expect(origin).toBeLessThanOrEqual(2 * SIZE);
   });
 });
