@@ -1,14 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createServer as createHttpsServer } from 'node:https';
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '@flotilla/oci';
-import { pushRandomImage, runChecked, startRegistry, type PushedTestImage, type Registry } from '@flotilla/test';
+import { pushRandomImage, startRegistry, type PushedTestImage, type Registry } from '@flotilla/test';
 import type { OriginBlobRequest } from '../src/index.ts';
-import { afterThisTest, client, expectOriginError, rawServer, readBody, server } from './scaffold.ts';
+import { client, expectOriginError, rawServer, readBody, server, tcpServer } from './scaffold.ts';
 
 // requestBlob: the blob GET whose body is read into pooled memory over a connection of its own. Same auth,
 // redirect and deadline rules as request(); these tests cover the transport itself.
@@ -99,25 +95,7 @@ describe('a large body read slowly', () => {
   });
 });
 
-describe('redirects', () => {
-  it('follows them, keeping Authorization on the registry origin and dropping it elsewhere', async () => {
-    const storage = await server((_req, res) => res.writeHead(200, { 'content-length': '5' }).end('bytes'));
-    const registry = await server((req, res) => {
-      if (req.url!.startsWith('/v2/')) res.writeHead(302, { location: '/internal/blob' }).end();
-      else res.writeHead(307, { location: `${storage.url}/bucket/blob?signature=abc` }).end();
-    });
-    const res = await client().requestBlob(blob(registry.host, { authorization: 'Bearer secret-token' }));
-    expect(res.status).toBe(200);
-    expect((await readBody(res.body)).toString()).toBe('bytes');
-    expect(res.url).toBe(`${storage.url}/bucket/blob?signature=abc`);
-    expect(registry.requests.map((r) => [r.url, r.headers.authorization])).toEqual([
-      [`/v2/app/x/blobs/${DIGEST}`, 'Bearer secret-token'],
-      ['/internal/blob', 'Bearer secret-token'],
-    ]);
-    expect(storage.requests).toHaveLength(1);
-    expect(storage.requests[0]!.headers.authorization).toBeUndefined();
-  });
-
+describe('auth', () => {
   it('a Basic challenge is answered with the configured credentials', async () => {
     const expected = `Basic ${Buffer.from('alice:s3cret').toString('base64')}`;
     const registry = await server((req, res) => {
@@ -138,10 +116,8 @@ describe('kept connections', () => {
   /** A raw HTTP/1.1 server that answers each request on a connection with `answer(n)` (n counts from 1). */
   async function countingServer(answer: (socket: Socket, n: number) => void): Promise<{ host: string; connections: () => number }> {
     let connections = 0;
-    const sockets: Socket[] = [];
-    const tcp = createTcpServer((socket) => {
+    const host = await tcpServer((socket) => {
       connections++;
-      sockets.push(socket);
       let requests = 0;
       let text = '';
       socket.on('data', (chunk) => {
@@ -152,15 +128,7 @@ describe('kept connections', () => {
         }
       });
     });
-    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
-    afterThisTest(
-      () =>
-        new Promise<void>((resolve) => {
-          for (const s of sockets) s.destroy();
-          tcp.close(() => resolve());
-        }),
-    );
-    return { host: `127.0.0.1:${(tcp.address() as AddressInfo).port}`, connections: () => connections };
+    return { host, connections: () => connections };
   }
 
   const ok = (body: string, extra = '') => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n${extra}\r\n${body}`;
@@ -190,32 +158,5 @@ describe('kept connections', () => {
       for (let i = 0; i < 2; i++) expect((await readBody((await c.requestBlob(blob(origin.host))).body)).toString()).toBe('x');
       expect(origin.connections()).toBe(2);
     }
-  });
-});
-
-describe('TLS', () => {
-  let dir: string;
-  afterAll(() => rm(dir, { recursive: true, force: true }));
-
-  it('verifies https, trusting the configured CA in addition to the system roots', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'origin-blob-tls-'));
-    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-    await runChecked('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    ]);
-    const caPem = await readFile(cert, 'utf8');
-    const payload = Buffer.alloc(3 << 20, 7);
-    const https = createHttpsServer({ key: await readFile(key), cert: caPem }, (_req, res) => res.end(payload));
-    await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
-    afterThisTest(() => new Promise<void>((resolve) => https.close(() => resolve())));
-    https.on('connection', (socket) => afterThisTest(() => void socket.destroy()));
-    const host = `127.0.0.1:${(https.address() as AddressInfo).port}`;
-
-    await expectOriginError(client({ [host]: { insecure: false } }).requestBlob(blob(host)), 'unreachable');
-    const res = await client({ [host]: { insecure: false, caPem } }).requestBlob(blob(host));
-    expect(res.status).toBe(200);
-    expect(res.url.startsWith('https://')).toBe(true);
-    expect((await readBody(res.body)).equals(payload)).toBe(true);
   });
 });

@@ -1,5 +1,10 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
+import { runChecked } from '@flotilla/test';
 import { OriginError, type BlobBody, type OriginClient } from '../src/index.ts';
 import { startTestServer, testClient, type TestServer } from './helpers.ts';
 
@@ -29,12 +34,12 @@ export async function server(handler: Parameters<typeof startTestServer>[0]): Pr
   return s;
 }
 
-/** A TCP server that answers every connection with `respond` once it has sent something (raw bytes, or nothing). */
-export async function rawServer(respond: (socket: Socket) => void): Promise<string> {
+/** A TCP server on 127.0.0.1 handing each connection to `onConnection`; it and its sockets close after the test. */
+export async function tcpServer(onConnection: (socket: Socket) => void): Promise<string> {
   const sockets: Socket[] = [];
   const tcp = createTcpServer((socket) => {
     sockets.push(socket);
-    socket.once('data', () => respond(socket));
+    onConnection(socket);
   });
   await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
   afterThisTest(
@@ -45,6 +50,28 @@ export async function rawServer(respond: (socket: Socket) => void): Promise<stri
       }),
   );
   return `127.0.0.1:${(tcp.address() as AddressInfo).port}`;
+}
+
+/** A TCP server that answers every connection with `respond` once it has sent something (raw bytes, or nothing). */
+export function rawServer(respond: (socket: Socket) => void): Promise<string> {
+  return tcpServer((socket) => socket.once('data', () => respond(socket)));
+}
+
+/** An https server on 127.0.0.1 answering every request with `body`, under a fresh self-signed cert for 127.0.0.1. */
+export async function httpsServer(body: string | Buffer): Promise<{ host: string; caPem: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'origin-tls-'));
+  afterThisTest(() => rm(dir, { recursive: true, force: true }));
+  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+  await runChecked('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+  ]);
+  const caPem = await readFile(cert, 'utf8');
+  const https = createHttpsServer({ key: await readFile(key), cert: caPem }, (_req, res) => res.end(body));
+  await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+  afterThisTest(() => new Promise<void>((resolve) => https.close(() => resolve())));
+  https.on('connection', (socket) => afterThisTest(() => void socket.destroy()));
+  return { host: `127.0.0.1:${(https.address() as AddressInfo).port}`, caPem };
 }
 
 /** Asserts that `promise` rejects with an OriginError of `kind` (and a message matching `message`). */
