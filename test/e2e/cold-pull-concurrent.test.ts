@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { pushBlob, registryRequests, startFlotillaDaemon, startRegistry, waitFor, type FlotillaDaemon, type Registry } from '@flotilla/test';
+import { registryRequests, startFlotillaDaemon, waitFor, type FlotillaDaemon, type Registry } from '@flotilla/test';
 import { sha256 } from './support/http.ts';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
+import type { TcpProxy } from './support/tcp-proxy.ts';
+import { defaultOriginArgs, startThrottledOrigin } from './support/origin.ts';
 
 // Single-flight under load: clients that keep up, one that stalls, one that asks for a range and one that joins
 // late all get exact bytes from one origin fetch. The origin body travels through reused memory (pooled receive
@@ -21,11 +21,8 @@ let blob: Buffer;
 let digest: string;
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  blob = randomBytes(SIZE);
-  digest = await pushBlob(registry, 'app/big', blob);
-  proxy = await startTcpProxy(registry.host, { bytesPerSecond: RATE });
-  daemon = await startFlotillaDaemon({ args: ['--default-registry', proxy.host, '--insecure-registry', proxy.host] });
+  ({ registry, proxy, blob, digest } = await startThrottledOrigin({ size: SIZE, bytesPerSecond: RATE, repository: 'app/big' }));
+  daemon = await startFlotillaDaemon({ args: defaultOriginArgs(proxy.host) });
 });
 
 afterAll(async () => {

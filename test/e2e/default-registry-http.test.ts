@@ -13,6 +13,7 @@ import {
 import { MediaType } from '@flotilla/oci';
 import { ociErrorCode, rawRequest, sha256, type RawResponse } from './support/http.ts';
 import { tempDir } from './support/temp.ts';
+import { defaultOriginArgs } from './support/origin.ts';
 
 // Requirement 3: a request with no `ns` and no registry in its path goes to --default-registry; the answers carry
 // the headers clients rely on (digest, length, type; never an encoding) and honour `Range: bytes=N-`.
@@ -28,7 +29,7 @@ beforeAll(async () => {
   image = await buildImage({ layers: [300_000, 200_000, 100_000], dir: join(dir.path, 'img') });
   await pushImage(image, registry.host, 'app/x:v1');
   daemon = await startFlotillaDaemon({
-    args: ['--default-registry', registry.host, '--insecure-registry', registry.host],
+    args: defaultOriginArgs(registry.host),
   });
 });
 

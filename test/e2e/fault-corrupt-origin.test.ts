@@ -12,6 +12,7 @@ import {
 import { rawRequest, sha256, type RawResponse } from './support/http.ts';
 import { blobGets } from './support/logs.ts';
 import { exists, registryBlobDataPath, storeBlobPath } from './support/paths.ts';
+import { defaultOriginArgs } from './support/origin.ts';
 
 // Requirement 6b: the origin serves other bytes than the digest names (same size, so only the hash can tell).
 // The client's body must be cut short, never delivered whole, and the garbage must not be cached.
@@ -31,7 +32,7 @@ beforeAll(async () => {
   garbage = randomBytes(SIZE);
   await writeFile(registryBlobDataPath(registry, digest), garbage);
   daemon = await startFlotillaDaemon({
-    args: ['--default-registry', registry.host, '--insecure-registry', registry.host],
+    args: defaultOriginArgs(registry.host),
   });
 });
 

@@ -1,16 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import {
-  pushBlob,
-  startFlotillaDaemon,
-  startRegistry,
-  type FlotillaDaemon,
-  type Registry,
-} from '@flotilla/test';
+import { startFlotillaDaemon, type FlotillaDaemon, type Registry } from '@flotilla/test';
 import { rawRequest, sha256 } from './support/http.ts';
 import { exists, listDir, storeBlobPath, storeTmpDir } from './support/paths.ts';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
+import type { TcpProxy } from './support/tcp-proxy.ts';
+import { defaultOriginArgs, startThrottledOrigin } from './support/origin.ts';
 import { tempDir } from './support/temp.ts';
 
 // Requirement 6c: the daemon is SIGKILLed mid-download and restarted on the same data dir. The partial download
@@ -28,15 +22,12 @@ let blob: Buffer;
 let digest: string;
 
 function startDaemon(dataDir: string): Promise<FlotillaDaemon> {
-  return startFlotillaDaemon({ dataDir, args: ['--default-registry', proxy.host, '--insecure-registry', proxy.host] });
+  return startFlotillaDaemon({ dataDir, args: defaultOriginArgs(proxy.host) });
 }
 
 beforeAll(async () => {
   dir = await tempDir('daemon-crash');
-  registry = await startRegistry();
-  blob = randomBytes(SIZE);
-  digest = await pushBlob(registry, 'app/x', blob);
-  proxy = await startTcpProxy(registry.host, { bytesPerSecond: RATE });
+  ({ registry, proxy, blob, digest } = await startThrottledOrigin({ size: SIZE, bytesPerSecond: RATE, repository: 'app/x' }));
 });
 
 afterAll(async () => {

@@ -1,18 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import {
-  pushBlob,
-  startFlotillaDaemon,
-  startRegistry,
-  waitFor,
-  type FlotillaDaemon,
-  type Registry,
-} from '@flotilla/test';
+import { startFlotillaDaemon, startRegistry, waitFor, type FlotillaDaemon, type Registry } from '@flotilla/test';
 import { rawRequest, sha256 } from './support/http.ts';
 import { blobGets } from './support/logs.ts';
 import { exists, storeBlobPath } from './support/paths.ts';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
+import type { TcpProxy } from './support/tcp-proxy.ts';
+import { defaultOriginArgs, startThrottledOrigin } from './support/origin.ts';
 import { tempDir } from './support/temp.ts';
 
 // Requirement 6a: the origin dies in the middle of a large blob. The client must see the body cut short (never a
@@ -32,14 +25,15 @@ let digest: string;
 
 beforeAll(async () => {
   dir = await tempDir('origin-killed');
-  registry = await startRegistry({ root: join(dir.path, 'registry') });
-  blob = randomBytes(SIZE);
-  digest = await pushBlob(registry, 'app/big', blob);
-  proxy = await startTcpProxy(registry.host, { bytesPerSecond: RATE });
+  ({ registry, proxy, blob, digest } = await startThrottledOrigin({
+    size: SIZE,
+    bytesPerSecond: RATE,
+    repository: 'app/big',
+    root: join(dir.path, 'registry'),
+  }));
   daemon = await startFlotillaDaemon({
     args: [
-      '--default-registry', proxy.host,
-      '--insecure-registry', proxy.host,
+      ...defaultOriginArgs(proxy.host),
       '--origin-first-byte-timeout', '2s',
       '--origin-idle-timeout', '2s',
     ],

@@ -8,6 +8,7 @@ import {
   type Service,
   waitFor,
 } from '@flotilla/test';
+import { defaultOriginArgs } from './support/origin.ts';
 
 /** Helpers shared by the issue-4 e2e files (DHT, signed meta, several schedulers). */
 
@@ -29,7 +30,7 @@ export interface SchedulerProcess {
 /** A daemon with P2P on, mirroring `origin` over plain HTTP. */
 export async function startSwarmDaemon(origin: string, args: string[] = [], options: { env?: NodeJS.ProcessEnv; dataDir?: string } = {}): Promise<SwarmDaemon> {
   const daemon = await startFlotillaDaemon({
-    args: ['--p2p-listen', '/ip4/127.0.0.1/tcp/0', '--default-registry', origin, '--insecure-registry', origin, ...args],
+    args: ['--p2p-listen', '/ip4/127.0.0.1/tcp/0', ...defaultOriginArgs(origin), ...args],
     ...(options.env ? { env: options.env } : {}),
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),
   });
